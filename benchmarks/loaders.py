@@ -1,0 +1,335 @@
+"""Loader benchmark: full and incremental loads against the fastest direct path, in one run.
+
+    python -m benchmarks.loaders [--orders 2000000] [--reuse-world] [--fraction 0.01]
+
+Builds (or reuses) a world of `--orders` orders on the MariaDB and PostgreSQL servers
+(SHOP_DATABASE_URL / CATALOG_DATABASE_URL, default local root/postgres, databases
+shopsphere_bench_shop / shopsphere_bench_catalog), then measures, each step in its own process:
+
+1. the direct path per source: every table read in one go and written to a fresh DuckDB file
+   (connectorx into DuckDB for MySQL, single and 2-way partitioned, whichever is faster;
+   DuckDB's postgres scanner for PostgreSQL);
+2. `python -m loaders.run --source S` into an empty warehouse (full load);
+3. a day of change touching `--fraction` of the rows, then `python -m loaders.run --source S`
+   again (incremental).
+
+It prints per table and per source: rows, seconds, rows/s, the full/direct ratio, the
+incremental/full time ratio, and each process's peak RSS. Figures, not pass/fail: targets are
+printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOP_TABLES = ["customers", "orders", "order_items", "payments"]
+CATALOG_TABLES = ["categories", "products", "inventory_levels"]
+SHOP_KEYS = {
+    "customers": "customer_id",
+    "orders": "order_id",
+    "order_items": "order_item_id",
+    "payments": "payment_id",
+}
+
+# The direct path, as a standalone script run in its own process. MySQL zero dates are the
+# only rewrite it needs (connectorx cannot read them), on the one column that holds them.
+DIRECT = r"""
+import json, sys, time, os, sysconfig
+import duckdb
+kind, url, out, partitions = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tables = json.loads(sys.argv[5])
+con = duckdb.connect(out)
+con.execute("set enable_progress_bar = false")
+times = {}
+if kind == "mysql":
+    import connectorx as cx
+    for t, key in tables.items():
+        t0 = time.perf_counter()
+        cols = "*"
+        if t == "payments":
+            cols = ("payment_id, order_id, method, status, amount, currency, "
+                    "if(processed_at < '0001-01-01', null, processed_at) as processed_at, updated_at")
+        kw = {"partition_on": key, "partition_num": partitions} if partitions > 1 else {}
+        arrow = cx.read_sql(url, f"select {cols} from {t}", return_type="arrow", **kw)
+        con.execute(f"create table {t} as select * from arrow")
+        times[t] = (time.perf_counter() - t0, arrow.num_rows)
+        del arrow
+else:
+    ext = os.path.join(sysconfig.get_paths()["purelib"], "duckdb_ext", "extensions")
+    con.execute("set extension_directory = ?", [ext]); con.execute("load postgres")
+    con.execute(f"attach '{url}' as pg (type postgres, read_only)")
+    for t in tables:
+        t0 = time.perf_counter()
+        con.execute(f"create table {t} as select * from pg.catalog.{t}")
+        n = con.execute(f"select count(*) from {t}").fetchone()[0]
+        times[t] = (time.perf_counter() - t0, n)
+con.close()
+print(json.dumps(times))
+"""
+
+
+def measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, int]:
+    """Run a process; (wall seconds, its peak RSS in MB, stdout, exit code)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out_chunks: list[str] = []
+    err_chunks: list[str] = []
+    import threading
+
+    def drain(stream, sink):  # type: ignore[no-untyped-def]
+        for line in stream:
+            sink.append(line)
+
+    readers = [
+        threading.Thread(target=drain, args=(proc.stdout, out_chunks)),
+        threading.Thread(target=drain, args=(proc.stderr, err_chunks)),
+    ]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    for r in readers:
+        r.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write("".join(err_chunks)[-3000:])
+    return wall, usage.ru_maxrss / 1024, "".join(out_chunks), proc.returncode
+
+
+def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run with the median wall time (runs are whole, so its figures stay consistent)."""
+    ordered = sorted(runs, key=lambda r: float(r["wall"]))  # type: ignore[arg-type]
+    return ordered[len(ordered) // 2]
+
+
+def audit(warehouse: str) -> dict[str, dict[str, float]]:
+    with duckdb.connect(warehouse, read_only=True) as con:
+        rows = con.sql(
+            """select source_name || '.' || table_name, rows_extracted, rows_loaded, rows_deleted,
+                      extract_seconds + load_seconds, load_mode
+               from loader_audit.load_runs
+               where run_id = (select run_id from loader_audit.load_runs order by run_finished_at desc limit 1)"""
+        ).fetchall()
+    return {
+        r[0]: {"extracted": r[1], "loaded": r[2], "deleted": r[3], "seconds": r[4], "mode": r[5]}
+        for r in rows
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=2_000_000)
+    parser.add_argument("--fraction", type=float, default=0.01)
+    parser.add_argument(
+        "--reuse-world", action="store_true", help="keep the world from a previous run"
+    )
+    parser.add_argument("--work-dir", default="data/bench")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per measurement; the median is reported"
+    )
+    args = parser.parse_args(argv)
+
+    work = Path(args.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    world_dir = str(work / "world")
+    shop_url = os.environ.get(
+        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
+    )
+    catalog_url = os.environ.get(
+        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
+    )
+    env = {**os.environ}
+    py = sys.executable
+
+    from world.urls import DbUrl
+
+    shop, catalog = DbUrl.parse(shop_url), DbUrl.parse(catalog_url)
+    if not args.reuse_world or not (Path(world_dir) / "manifest.json").exists():
+        print(f"creating a world of {args.orders:,} orders ...", flush=True)
+        done = subprocess.run(
+            [
+                py,
+                "-m",
+                "world",
+                "--world-dir",
+                world_dir,
+                "create",
+                "--orders",
+                str(args.orders),
+                "--shop-url",
+                shop_url,
+                "--catalog-url",
+                catalog_url,
+            ],
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
+        if done.returncode:
+            return done.returncode
+
+    results: dict[str, dict[str, object]] = {}
+    cx_url = f"mysql://{shop.user or 'root'}{':' + shop.password if shop.password else ''}@{shop.host}:{shop.port or 3306}/{shop.database}"
+    direct: dict[str, dict[str, object]] = {}
+    for source, kind, url, tables in (
+        ("shop", "mysql", cx_url, {t: SHOP_KEYS[t] for t in SHOP_TABLES}),
+        ("catalog", "postgres", catalog.libpq(), {t: "" for t in CATALOG_TABLES}),
+    ):
+        best = None
+        for partitions in [1, 2] if kind == "mysql" else [1]:
+            runs = []
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory(dir=work) as tmp:
+                    wall, rss, out, rc = measured(
+                        [
+                            py,
+                            "-c",
+                            DIRECT,
+                            kind,
+                            url,
+                            f"{tmp}/direct.duckdb",
+                            str(partitions),
+                            json.dumps(tables),
+                        ],
+                        env,
+                    )
+                if rc:
+                    return rc
+                runs.append(
+                    {
+                        "wall": wall,
+                        "rss": rss,
+                        "tables": json.loads(out.strip().splitlines()[-1]),
+                        "partitions": partitions,
+                    }
+                )
+            run = median_run(runs)
+            if best is None or run["wall"] < best["wall"]:
+                best = run
+        assert best is not None
+        direct[source] = best
+        print(
+            f"direct path {source}: {best['wall']:.1f} s (partitions={best['partitions']}), peak RSS {best['rss']:.0f} MB",
+            flush=True,
+        )
+
+    warehouse = work / "warehouse.duckdb"
+    for path in (warehouse, Path(str(warehouse) + ".wal")):
+        path.unlink(missing_ok=True)
+    import shutil
+
+    shutil.rmtree(work / "dlt", ignore_errors=True)
+    lenv = {
+        **env,
+        "SOURCES__SHOP__CREDENTIALS": shop.sqlalchemy(),
+        "SOURCES__CATALOG__CREDENTIALS": catalog.sqlalchemy(),
+        "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
+        "SHOPSPHERE_PIPELINES_DIR": str(work / "dlt"),
+    }
+    full: dict[str, dict[str, object]] = {}
+    for source in ("shop", "catalog"):
+        runs = []
+        for _ in range(args.repeat):
+            wall, rss, _, rc = measured(
+                [py, "-m", "loaders.run", "--source", source, "--full-refresh"], lenv
+            )
+            if rc:
+                return rc
+            runs.append({"wall": wall, "rss": rss, "tables": audit(str(warehouse))})
+        full[source] = median_run(runs)
+        print(
+            f"loader full {source}: {full[source]['wall']:.1f} s, peak RSS {full[source]['rss']:.0f} MB",
+            flush=True,
+        )
+
+    done = subprocess.run(
+        [py, "-m", "world", "--world-dir", world_dir, "change", "--fraction", str(args.fraction)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        return done.returncode
+    incremental: dict[str, dict[str, object]] = {}
+    for source in ("shop", "catalog"):
+        wall, rss, _, rc = measured([py, "-m", "loaders.run", "--source", source], lenv)
+        if rc:
+            return rc
+        incremental[source] = {"wall": wall, "rss": rss, "tables": audit(str(warehouse))}
+        print(f"loader incremental {source}: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+
+    print_table(direct, full, incremental, args)
+    results.update(direct=direct, full=full, incremental=incremental)
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+def print_table(direct: dict, full: dict, incremental: dict, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+    print(
+        f"\nLoader benchmark: {args.orders:,} orders, incremental after a {args.fraction:.0%} day of change"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores; direct path = connectorx into DuckDB (MySQL), DuckDB postgres scanner (PostgreSQL)\n"
+    )
+    head = (
+        f"{'table':<26}{'rows':>11}{'direct s':>10}{'direct r/s':>12}{'full s':>9}{'full r/s':>11}"
+        f"{'full/direct':>12}{'incr rows':>11}{'incr s':>8}{'incr/full':>10}"
+    )
+    print(head)
+    print("-" * len(head))
+    for source, tables in (("shop", SHOP_TABLES), ("catalog", CATALOG_TABLES)):
+        d_total = f_total = i_total = 0.0
+        rows_total = 0
+        for t in tables:
+            d_s, rows = direct[source]["tables"][t]
+            f = full[source]["tables"][f"{source}.{t}"]
+            i = incremental[source]["tables"][f"{source}.{t}"]
+            ratio = (rows / f["seconds"]) / (rows / d_s) if f["seconds"] and d_s else 0
+            print(
+                f"{source + '.' + t:<26}{rows:>11,}{d_s:>10.2f}{rows / d_s:>12,.0f}{f['seconds']:>9.2f}"
+                f"{rows / f['seconds'] if f['seconds'] else 0:>11,.0f}{ratio:>12.2f}"
+                f"{int(i['loaded']) + int(i['deleted']):>11,}{i['seconds']:>8.2f}{i['seconds'] / f['seconds']:>10.1%}"
+            )
+            d_total += d_s
+            f_total += f["seconds"]
+            i_total += i["seconds"]
+            rows_total += rows
+        dw, fw, iw = direct[source]["wall"], full[source]["wall"], incremental[source]["wall"]
+        print(
+            f"{source + ' (tables)':<26}{rows_total:>11,}{d_total:>10.2f}{rows_total / d_total:>12,.0f}{f_total:>9.2f}"
+            f"{rows_total / f_total:>11,.0f}{(d_total / f_total):>12.2f}{'':>11}{i_total:>8.2f}{i_total / f_total:>10.1%}"
+        )
+        print(
+            f"{source + ' (process wall)':<26}{rows_total:>11,}{dw:>10.2f}{rows_total / dw:>12,.0f}{fw:>9.2f}"
+            f"{rows_total / fw:>11,.0f}{dw / fw:>12.2f}{'':>11}{iw:>8.2f}{iw / fw:>10.1%}"
+        )
+        print()
+    print(
+        "peak RSS (MB):  "
+        + "  ".join(
+            f"{s}: direct {direct[s]['rss']:.0f}, full {full[s]['rss']:.0f}, incremental {incremental[s]['rss']:.0f}"
+            for s in ("shop", "catalog")
+        )
+    )
+    print("targets: full/direct >= 0.80 per source; incr/full <= 5%; peak RSS < 1024 MB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

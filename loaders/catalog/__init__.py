@@ -1,0 +1,23 @@
+"""The catalog: the PostgreSQL product database of SPEC §1b (schema `catalog`), landed in raw_catalog.
+
+Prices and stock are overwritten in place, so raw mirrors the current state and dbt snapshots
+keep the history. Incremental on `updated_at`, merged on the primary key; keys are compared
+with raw so that removed rows are removed from raw too. A column added to `products` without
+notice lands on the next run (the table is reloaded to backfill it).
+"""
+
+from ..common.deletes import KeyScan
+from ..common.runner import SqlSourceSpec
+from ..common.sql_table import TableSpec
+
+SOURCE = SqlSourceSpec(
+    name="catalog",
+    system="PostgreSQL product catalog",
+    pg_schema="catalog",
+    credentials_example="postgresql://loader:secret@catalog-db:5432/catalog",  # pragma: allowlist secret
+    tables=(
+        TableSpec("categories", ("category_id",), deletes=KeyScan()),
+        TableSpec("products", ("product_id",), deletes=KeyScan()),
+        TableSpec("inventory_levels", ("product_id", "warehouse_code"), deletes=KeyScan()),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Machinery shared by the loaders: SQL readers, the incremental table resource, the runner."""

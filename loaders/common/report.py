@@ -1,0 +1,124 @@
+"""What a run did: the summary table printed at the end and the audit rows kept in the warehouse."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from .runner import emit, make_pipeline
+from .sql_table import TableMetrics
+
+AUDIT_DATASET = "loader_audit"
+# Column -> SQL type; the timestamp type is the destination's own (see _TIMESTAMP).
+AUDIT_COLUMNS: dict[str, str] = {
+    "run_id": "varchar",
+    "run_started_at": "timestamp",
+    "run_finished_at": "timestamp",
+    "destination": "varchar",
+    "source_name": "varchar",
+    "table_name": "varchar",
+    "load_mode": "varchar",
+    "rows_extracted": "bigint",
+    "rows_loaded": "bigint",
+    "rows_deleted": "bigint",
+    "zero_dates_nulled": "bigint",
+    "extract_seconds": "double",
+    "load_seconds": "double",
+    "seconds": "double",
+    "rows_per_second": "double",
+    "status": "varchar",
+    "error_message": "varchar",
+    "note": "varchar",
+}
+_TIMESTAMP = {"duckdb": "timestamp with time zone", "snowflake": "timestamp_tz"}
+
+
+def print_summary(results: Sequence[TableMetrics]) -> None:
+    header = (
+        f"{'source':<8} {'table':<18} {'mode':<12} {'extracted':>11} {'loaded':>11} {'deleted':>8} "
+        f"{'zero→null':>9} {'seconds':>8} {'rows/s':>10}  status"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        status = "ok" if not r.error else "FAILED"
+        print(
+            f"{r.source:<8} {r.table:<18} {r.mode:<12} {r.rows_extracted:>11,} {r.rows_loaded:>11,} "
+            f"{r.rows_deleted:>8,} {r.zero_dates:>9,} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f}  {status}"
+        )
+    for r in results:
+        if r.error:
+            print(f"  {r.source}.{r.table}: {r.error}")
+
+
+def write_audit(results: Sequence[TableMetrics], destination: str, started: datetime) -> None:
+    """One row per table and run, appended to loader_audit.load_runs.
+
+    A few rows: written with one INSERT through the destination's SQL client rather than a
+    second dlt pipeline run, which would cost a second of every run for bookkeeping.
+    """
+    if not results:
+        return
+    run_id = str(uuid.uuid4())
+    finished = datetime.now(UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "run_started_at": started,
+            "run_finished_at": finished,
+            "destination": destination,
+            "source_name": r.source,
+            "table_name": r.table,
+            "load_mode": r.mode,
+            "rows_extracted": r.rows_extracted,
+            "rows_loaded": r.rows_loaded,
+            "rows_deleted": r.rows_deleted,
+            "zero_dates_nulled": r.zero_dates,
+            "extract_seconds": round(r.extract_seconds, 3),
+            "load_seconds": round(r.load_seconds, 3),
+            "seconds": round(r.seconds, 3),
+            "rows_per_second": round(r.rows_per_second, 1),
+            "status": "failed" if r.error else "ok",
+            "error_message": r.error,
+            "note": r.note or None,
+        }
+        for r in results
+    ]
+    try:
+        pipeline = make_pipeline("audit", destination, AUDIT_DATASET)
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                client.create_dataset()
+            table = client.make_qualified_table_name("load_runs")
+            ts = _TIMESTAMP.get(destination, "timestamp")
+            cols = ", ".join(
+                f"{client.escape_column_name(c)} {ts if t == 'timestamp' else t}"
+                for c, t in AUDIT_COLUMNS.items()
+            )
+            client.execute_sql(f"create table if not exists {table} ({cols})")
+
+            def lit(text: str) -> str:
+                # (dlt's capabilities carry no literal escaper for every destination)
+                if destination == "snowflake":  # backslash escapes in Snowflake literals
+                    text = text.replace("\\", "\\\\")
+                return "'" + text.replace("'", "''") + "'"
+
+            def value(v: object) -> str:
+                if v is None:
+                    return "null"
+                if isinstance(v, datetime):
+                    return lit(v.isoformat())
+                if isinstance(v, int | float):
+                    return str(v)
+                return lit(str(v))
+
+            names = ", ".join(client.escape_column_name(c) for c in AUDIT_COLUMNS)
+            tuples = ", ".join(
+                "(" + ", ".join(value(r[c]) for c in AUDIT_COLUMNS) + ")" for r in rows
+            )
+            client.execute_sql(f"insert into {table} ({names}) values {tuples}")
+    except Exception as exc:
+        emit(
+            f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
+        )

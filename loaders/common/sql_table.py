@@ -1,0 +1,323 @@
+"""One SQL table as a dlt resource: full or incremental, exact, bounded in memory.
+
+How a table lands is declared by a `TableSpec` (primary key, cursor, whether hard deletes
+are detected) and decided per run by a `TablePlan`:
+
+- full: every row, in primary-key ranges, written with `replace`;
+- incremental: rows whose cursor moved, written with `merge` (delete-insert on the primary key);
+- backfill: a full reload because the source grew a column raw does not have yet (`replace`,
+  loaded through staging so the table is swapped atomically).
+
+Incremental reads re-read a lag window behind the stored cursor (transactions commit after
+their `updated_at` is stamped) and drop the rows raw already holds in that exact version, so
+a run with nothing new loads nothing. Each read is bounded above by the cursor's maximum as
+seen when the read started, which becomes the new cursor: rows changing while the table is
+read are picked up by the next run, never skipped. The cursor lives in dlt's resource state,
+committed with the load package, so a crash never advances it past unloaded data.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.schema.typing import TColumnSchema, TSchemaContractDict
+
+from .deletes import DeleteContext, DeleteStrategy
+from .errors import LoaderError
+from .sql_readers import ANY_ZERO, SourceColumn, SqlReader, ZeroDateError, to_target
+
+DELETED_COLUMN = "_source_deleted"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """What is extracted from a table and how it lands."""
+
+    name: str
+    primary_key: tuple[str, ...]
+    cursor: str = "updated_at"
+    deletes: DeleteStrategy | None = None  # how rows the source deleted are found (none: never)
+
+
+@dataclasses.dataclass
+class TablePlan:
+    spec: TableSpec
+    columns: list[SourceColumn]
+    mode: str  # full | incremental | backfill
+    reason: str = ""
+
+
+@dataclasses.dataclass
+class TableMetrics:
+    source: str
+    table: str
+    mode: str
+    rows_extracted: int = 0
+    rows_loaded: int = 0
+    rows_deleted: int = 0
+    zero_dates: int = 0
+    extract_seconds: float = 0.0
+    load_seconds: float = 0.0
+    error: str | None = None
+    note: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.extract_seconds + self.load_seconds
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_extracted / self.seconds if self.seconds > 0 else 0.0
+
+
+def _iso(us: int) -> str:
+    """An ISO 8601 UTC literal for microseconds since the epoch, as any warehouse parses it."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(us // 1_000_000))
+    return f"{stamp}.{us % 1_000_000:06d}+00:00"
+
+
+def _us(value: Any) -> int:
+    """Microseconds since the epoch of a cursor value as a driver returns it.
+
+    Naive datetimes (MySQL DATETIME via pymysql, SQLite text) are UTC, never local time.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return (value - EPOCH) // timedelta(microseconds=1)
+    raise LoaderError(f"unsupported cursor value {value!r}")
+
+
+def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
+    """One string per row: primary key values and cursor (µs), joined by '|'."""
+    parts = [pc.cast(table[k], pa.string()) for k in spec.primary_key]
+    cursor = table[spec.cursor]
+    if pa.types.is_timestamp(cursor.type):
+        cursor = pc.cast(pc.cast(cursor, pa.timestamp("us", tz="UTC")), pa.int64())
+    parts.append(pc.cast(cursor, pa.string()))
+    return pc.binary_join_element_wise(*parts, "|")
+
+
+def _column_hints(
+    columns: Sequence[SourceColumn], spec: TableSpec, merge: bool
+) -> list[TColumnSchema]:
+    hints: list[TColumnSchema] = []
+    for c in columns:
+        hint: TColumnSchema = {"name": c.name, "nullable": c.name not in spec.primary_key}
+        if c.name in spec.primary_key:
+            hint["primary_key"] = True
+        if c.is_json:
+            hint["data_type"] = "json"
+        hints.append(hint)
+    if merge:  # the tombstone flag only means something to a merge
+        hints.append(
+            {"name": DELETED_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True}
+        )
+    return hints
+
+
+class Progress:
+    """Prints a line per batch read (stderr), so long loads show they are alive."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+
+    def update(
+        self, source: str, table: str, mode: str, done: int, total: int | None, started: float
+    ) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        of = f"/{total:,}" if total else ""
+        self.emit(f"  {source}.{table}: {mode}, {done:,}{of} rows read ({rate:,.0f} rows/s)")
+
+
+def _ranges(lo: int, hi: int, count: int, chunk_rows: int) -> list[tuple[int, int]]:
+    chunks = max(1, math.ceil(count / chunk_rows))
+    step = max(1, math.ceil((hi - lo + 1) / chunks))
+    return [(a, min(hi, a + step - 1)) for a in range(lo, hi + 1, step)]
+
+
+def _read_chunks(
+    reader: SqlReader,
+    make_query: Callable[[int, dict[str, str]], str],
+    chunk_where: Callable[[int], str],
+    n: int,
+    columns: Sequence[SourceColumn],
+    table: str,
+    state: dict[str, Any],
+    convert: Callable[[pa.Table], tuple[pa.Table, int]],
+) -> Iterator[tuple[pa.Table, int]]:
+    """Read queries 0..n-1 in order, fetching the next while the caller works on the current.
+
+    Columns are read as they are until a MySQL zero date turns up: the columns holding one
+    are then found (in that batch only), rewritten in this and every later query (remembered in
+    `state`, so later runs start with them), and the batch is read again.
+    """
+    candidates = [c.name for c in columns if c.zero_dates]
+    known = state.get("zero_date_columns", {})
+    rewrite: dict[str, str] = (
+        dict.fromkeys(candidates, ANY_ZERO) if reader.always_rewrite_zero_dates else dict(known)
+    )
+
+    def fetch(i: int, rewrite: dict[str, str]) -> list[tuple[pa.Table, int]]:
+        # Read and cast on the prefetch thread (both release the GIL): the caller's thread
+        # only hands finished batches to dlt.
+        return [convert(t) for t in reader.read(make_query(i, rewrite))]
+
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(fetch, 0, rewrite) if n else None
+        for i in range(n):
+            assert pending is not None
+            try:
+                tables = pending.result()
+            except ZeroDateError as exc:
+                found = reader.zero_date_columns(
+                    table, chunk_where(i), [c for c in candidates if rewrite.get(c) != ANY_ZERO]
+                )
+                upgraded = {c: level for c, level in found.items() if rewrite.get(c) != level}
+                if not upgraded:
+                    raise LoaderError(
+                        f"{reader.source}.{table}: unreadable date value: {str(exc)[:200]}"
+                    ) from None
+                rewrite = {**rewrite, **upgraded}
+                state["zero_date_columns"] = dict(sorted(rewrite.items()))
+                tables = fetch(i, rewrite)
+            if i + 1 < n:
+                pending = pool.submit(fetch, i + 1, rewrite)
+            yield from tables
+
+
+def sql_table_resource(
+    source: str,
+    reader: SqlReader,
+    plan: TablePlan,
+    deletes: DeleteContext,
+    metrics: TableMetrics,
+    progress: Progress,
+    lag_seconds: float,
+    chunk_rows: int,
+) -> Any:
+    """The dlt resource that lands one table according to its plan."""
+    spec = plan.spec
+    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+    disposition: Any = (
+        "replace"
+        if plan.mode in ("full", "backfill")
+        else {"disposition": "merge", "strategy": "delete-insert"}
+    )
+
+    @dlt.resource(
+        name=spec.name,
+        table_name=spec.name,
+        primary_key=list(spec.primary_key),
+        write_disposition=disposition,
+        columns=_column_hints(plan.columns, spec, merge=plan.mode == "incremental"),
+        schema_contract=contract,
+    )
+    def rows() -> Iterator[pa.Table]:
+        started = time.perf_counter()
+        state = dlt.current.resource_state()
+        q = reader.quote
+        cursor = q(spec.cursor)
+        conditions: list[str] = []
+        known: pa.Array | None = None
+        raw = deletes.raw
+        since = 0
+        if plan.mode == "incremental":
+            since = int(state["cursor_us"]) - int(lag_seconds * 1_000_000)
+            conditions.append(f"{cursor} >= {reader.timestamp_literal(since)}")
+            # Rows of the lag window that raw already holds in this very version are skipped.
+            raw_versions = raw.select(
+                spec.name,
+                [*spec.primary_key, spec.cursor],
+                f"{raw.column(spec.cursor)} >= '{_iso(since)}'",
+            )
+            if raw_versions is not None and raw_versions.num_rows:
+                known = _version_keys(raw_versions, spec)
+        where = f" where {' and '.join(conditions)}" if conditions else ""
+        table = reader.qualified(spec.name)
+        single_int_key = len(spec.primary_key) == 1 and pa.types.is_integer(
+            next(c.arrow_type for c in plan.columns if c.name == spec.primary_key[0])
+        )
+        pk = q(spec.primary_key[0])
+        if single_int_key:
+            lo, hi, count, high_water = reader.fetch_one(
+                f"select min({pk}), max({pk}), count(*), max({cursor}) from {table}{where}"
+            )
+        else:
+            count, high_water = reader.fetch_one(
+                f"select count(*), max({cursor}) from {table}{where}"
+            )
+        if high_water is not None:
+            high_water_us = _us(high_water)
+            # Read up to the cursor as it stood now; later changes belong to the next run.
+            conditions.append(f"{cursor} <= {reader.timestamp_literal(high_water_us)}")
+        filters = " and ".join(conditions) or "1 = 1"
+        ranges: list[tuple[int, int] | None] = [None] if count else []
+        if single_int_key and count and count > chunk_rows:
+            ranges = list(_ranges(int(lo), int(hi), int(count), chunk_rows))
+
+        def chunk_where(i: int) -> str:
+            bounds = ranges[i]
+            return (
+                filters
+                if bounds is None
+                else f"{filters} and {pk} between {bounds[0]} and {bounds[1]}"
+            )
+
+        def make_query(i: int, rewrite: dict[str, str]) -> str:
+            return f"select {reader.select_list(plan.columns, rewrite)} from {table} where {chunk_where(i)}"
+
+        def convert(batch: pa.Table) -> tuple[pa.Table, int]:
+            return to_target(batch, plan.columns, source, spec.name, spec.primary_key)
+
+        done = 0
+        for data, zeros in _read_chunks(
+            reader, make_query, chunk_where, len(ranges), plan.columns, spec.name, state, convert
+        ):
+            metrics.rows_extracted += data.num_rows
+            metrics.zero_dates += zeros
+            done += data.num_rows
+            if known is not None and data.num_rows:
+                data = data.filter(pc.invert(pc.is_in(_version_keys(data, spec), value_set=known)))
+            metrics.rows_loaded += data.num_rows
+            progress.update(source, spec.name, plan.mode, done, int(count or 0), started)
+            if data.num_rows:
+                yield data
+        if plan.mode == "incremental" and spec.deletes is not None:
+            gone = deletes.gone(spec.name, spec.deletes, since, reader.timestamp_literal(since))
+            if gone is not None and gone.num_rows:
+                metrics.rows_deleted += gone.num_rows
+                yield gone.append_column(
+                    DELETED_COLUMN, pa.array([True] * gone.num_rows, pa.bool_())
+                )
+        if high_water is not None:
+            state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
+        metrics.extract_seconds += time.perf_counter() - started
+
+    return rows
+
+
+def dlt_type_of(column: SourceColumn) -> tuple[str, int | None, int | None]:
+    """(data_type, precision, scale) dlt stores for a source column."""
+    from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
+
+    if column.is_json:
+        return ("json", None, None)
+    t = get_column_type_from_py_arrow(column.arrow_type)
+    precision = t.get("precision")
+    scale = t.get("scale")
+    if t["data_type"] == "timestamp":
+        precision = None  # the destination may report its own timestamp precision
+    return (str(t["data_type"]), precision, scale)

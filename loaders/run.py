@@ -1,0 +1,128 @@
+"""Land the sources in the warehouse's raw schemas.
+
+    python -m loaders.run [--source shop|catalog|hubspot|all] [--table NAME ...]
+                          [--full-refresh] [--destination duckdb|snowflake]
+
+Incremental by default; `--full-refresh` reloads the selected source or tables from scratch.
+Progress goes to stderr; a summary table per source and table goes to stdout, and the same
+figures are appended to `loader_audit.load_runs` in the warehouse. Exit code 1 on any failure.
+
+Settings (environment or .dlt/secrets.toml): SOURCES__SHOP__CREDENTIALS,
+SOURCES__CATALOG__CREDENTIALS, SOURCES__HUBSPOT__ACCESS_TOKEN; the DuckDB file in
+SHOPSPHERE_DUCKDB_PATH (default data/warehouse.duckdb); Snowflake in
+DESTINATION__SNOWFLAKE__CREDENTIALS__*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from .common.errors import LoaderError
+from .common.report import print_summary, write_audit
+from .common.runner import SqlSourceSpec, emit, run_sql_source
+from .common.sql_table import TableMetrics
+
+SOURCES = ["shop", "catalog", "hubspot"]
+
+
+def _sql_source(name: str) -> SqlSourceSpec:
+    if name == "shop":
+        from .shop import SOURCE as SHOP
+
+        return SHOP
+    from .catalog import SOURCE as CATALOG
+
+    return CATALOG
+
+
+def _runner(name: str) -> Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]:
+    if name == "hubspot":
+        from .hubspot import run_hubspot
+
+        return run_hubspot
+    spec = _sql_source(name)
+    return lambda tables, full_refresh, destination: run_sql_source(
+        spec, tables, full_refresh, destination
+    )
+
+
+def _tables_for(source: str, requested: Sequence[str] | None, single: bool) -> list[str] | None:
+    """--table values that apply to `source` ('orders' or 'shop.orders')."""
+    if not requested:
+        return None
+    picked = []
+    for name in requested:
+        if "." in name:
+            src, _, table = name.partition(".")
+            if src == source:
+                picked.append(table)
+        elif single:
+            picked.append(name)
+    return picked
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m loaders.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--source",
+        choices=[*SOURCES, "all"],
+        action="append",
+        help="a source to load (repeatable; default: all)",
+    )
+    parser.add_argument(
+        "--table",
+        action="append",
+        help="a table of the source (repeatable); 'shop.orders' with --source all",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="reload from scratch instead of incrementally"
+    )
+    parser.add_argument(
+        "--destination",
+        choices=["duckdb", "snowflake"],
+        default=os.environ.get("SHOPSPHERE_DESTINATION", "duckdb"),
+    )
+    args = parser.parse_args(argv)
+    chosen = args.source or ["all"]
+    sources = SOURCES if "all" in chosen else [s for s in SOURCES if s in chosen]
+    single = len(sources) == 1
+    if args.table and not single and any("." not in t for t in args.table):
+        parser.error("with several sources, name tables as source.table (e.g. shop.orders)")
+    started = datetime.now(UTC)
+    results: list[TableMetrics] = []
+    failed = False
+    for source in sources:
+        tables = _tables_for(source, args.table, single=single)
+        if args.table and not tables:
+            continue
+        emit(
+            f"==> {source} ({'full refresh' if args.full_refresh else 'incremental'}) -> {args.destination}"
+        )
+        try:
+            results.extend(_runner(source)(tables, args.full_refresh, args.destination))
+        except LoaderError as exc:
+            failed = True
+            results.append(TableMetrics(source, "*", "-", error=str(exc)))
+        except Exception as exc:  # an unexpected failure still ends in one line and an audit row
+            failed = True
+            results.append(
+                TableMetrics(source, "*", "-", error=f"{source}: {exc.__class__.__name__}: {exc}")
+            )
+    print_summary(results)
+    write_audit(results, args.destination, started)
+    errors = [r.error for r in results if r.error]
+    for error in errors:
+        print(f"loaders: {error}", file=sys.stderr)
+    return 1 if failed or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
