@@ -1,0 +1,33 @@
+{#- One row per shop customer without clear-text PII: what the customer snapshot keeps history of. -#}
+with
+
+customers as (
+
+    select
+        customer_id,
+        email_normalized,
+        has_valid_email,
+        country_code,
+        is_marketing_opted_in,
+        is_deleted,
+        deleted_at,
+        updated_at
+    from {{ ref('stg_shop__customers') }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        case when has_valid_email then {{ hash_pii('email_normalized') }} end as email_key,
+        country_code,
+        is_marketing_opted_in,
+        is_deleted,
+        deleted_at,
+        updated_at
+    from customers
+
+)
+
+select * from final

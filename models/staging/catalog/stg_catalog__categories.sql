@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('catalog', 'categories') }}
+    where {{ completed_loads_only('catalog') }}
+
+),
+
+renamed as (
+
+    select
+        category_id,
+        parent_category_id,
+        name as category_name,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

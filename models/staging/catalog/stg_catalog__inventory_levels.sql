@@ -1,0 +1,27 @@
+with
+
+source as (
+
+    select * from {{ source('catalog', 'inventory_levels') }}
+    where {{ completed_loads_only('catalog') }}
+
+),
+
+renamed as (
+
+    select
+        {{ surrogate_key(['product_id', 'warehouse_code']) }} as inventory_level_id,
+        product_id,
+        warehouse_code,
+        quantity_on_hand,
+        quantity_reserved,
+        quantity_on_hand - quantity_reserved as quantity_available,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

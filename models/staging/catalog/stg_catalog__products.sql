@@ -1,0 +1,33 @@
+with
+
+source as (
+
+    select * from {{ source('catalog', 'products') }}
+    where {{ completed_loads_only('catalog') }}
+
+),
+
+renamed as (
+
+    select
+        product_id,
+        sku,
+        name as product_name,
+        description as product_description,
+        category_id,
+        nullif(trim(brand), '') as brand,
+        list_price,
+        cost_price,
+        currency as currency_code,
+        attributes as product_attributes,
+        is_active,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('hubspot', 'campaigns') }}
+    where {{ completed_loads_only('hubspot') }}
+
+),
+
+renamed as (
+
+    select
+        id as campaign_id,
+        hs_name as campaign_name,
+        hs_utm as utm_campaign,
+        lower(trim(hs_utm)) as utm_campaign_normalized,
+        hs_campaign_status as campaign_status,
+        cast(nullif(hs_start_date, '') as date) as started_on,
+        cast(nullif(hs_end_date, '') as date) as ended_on,
+        cast(nullif(hs_budget_items_sum_amount, '') as decimal(18, 2)) as budget_amount,
+        hs_currency_code as currency_code,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('hubspot', 'marketing_emails') }}
+    where {{ completed_loads_only('hubspot') }}
+
+),
+
+renamed as (
+
+    select
+        id as marketing_email_id,
+        name as email_name,
+        subject,
+        lower(state) as email_state,
+        campaign_id,
+        -- The email's sends: email events carry one of these as their emailCampaignId.
+        all_email_campaign_ids as email_campaign_ids,
+        {{ to_utc_timestamp('publish_date') }} as published_at,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,34 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'customers') }}
+    where {{ completed_loads_only('shop') }}
+
+),
+
+renamed as (
+
+    select
+        customer_id,
+        email,
+        lower(trim(email)) as email_normalized,
+        {{ is_valid_email('lower(trim(email))') }} as has_valid_email,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        nullif(trim(phone), '') as phone,
+        upper(trim(country_code)) as country_code,
+        nullif(trim(city), '') as city,
+        marketing_opt_in as is_marketing_opted_in,
+        deleted_at is not null as is_deleted,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ to_utc_timestamp('deleted_at') }} as deleted_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'payments') }}
+    where {{ completed_loads_only('shop') }}
+
+),
+
+renamed as (
+
+    select
+        payment_id,
+        order_id,
+        method as payment_method,
+        status as payment_status,
+        amount,
+        currency as currency_code,
+        -- Legacy rows held MySQL's zero date here; the loader turned it into NULL.
+        {{ to_utc_timestamp('processed_at') }} as processed_at,
+        processed_at is null and status != 'authorized' as is_missing_processed_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _dlt_load_id as _load_id,
+        {{ load_timestamp() }} as _loaded_at
+
+    from source
+
+)
+
+select * from renamed

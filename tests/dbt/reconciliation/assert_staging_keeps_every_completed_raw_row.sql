@@ -1,0 +1,41 @@
+{#-
+    Staging reads raw rows of completed loads only, and loses none of them: per table, the rows
+    raw holds from completed loads equal the rows staging shows. A difference means a filter or
+    a cast dropped rows.
+-#}
+{%- set tables = [
+    ('shop', 'customers', 'stg_shop__customers'),
+    ('shop', 'orders', 'stg_shop__orders'),
+    ('shop', 'order_items', 'stg_shop__order_items'),
+    ('shop', 'payments', 'stg_shop__payments'),
+    ('catalog', 'categories', 'stg_catalog__categories'),
+    ('catalog', 'products', 'stg_catalog__products'),
+    ('catalog', 'inventory_levels', 'stg_catalog__inventory_levels'),
+    ('hubspot', 'contacts', 'stg_hubspot__contacts'),
+    ('hubspot', 'companies', 'stg_hubspot__companies'),
+    ('hubspot', 'deals', 'stg_hubspot__deals'),
+    ('hubspot', 'campaigns', 'stg_hubspot__campaigns'),
+    ('hubspot', 'marketing_emails', 'stg_hubspot__marketing_emails'),
+    ('hubspot', 'email_events', 'stg_hubspot__email_events'),
+] -%}
+
+with
+
+counts as (
+
+    {% for source_name, table_name, model in tables %}
+        select
+            '{{ source_name }}.{{ table_name }}' as raw_table,
+            (
+                select count(*) from {{ source(source_name, table_name) }}
+                where {{ completed_loads_only(source_name) }})
+                as raw_rows,
+            (select count(*) from {{ ref(model) }}) as staging_rows
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+)
+
+select *
+from counts
+where raw_rows != staging_rows
