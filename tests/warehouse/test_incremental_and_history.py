@@ -1,0 +1,256 @@
+"""A day of change, loaded incrementally and built incrementally: the facts equal a full refresh,
+late updates and hard deletes come through, and the snapshots keep the history (SCD2) that the
+catalog and the shop overwrite."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.fixtures.dbt import BuiltWorld, built_world
+from tests.fixtures.services import DatabaseFactory
+from world.change import ChangeReport
+
+pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
+
+
+@dataclasses.dataclass
+class ChangedWorld:
+    world: BuiltWorld
+    report: ChangeReport
+    prices_before: dict[int, Decimal]
+    stock_before: dict[tuple[int, str], int]
+    first_as_of: str
+
+
+@pytest.fixture(scope="module")
+def changed(
+    module_databases: tuple[DatabaseFactory, DatabaseFactory],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ChangedWorld]:
+    mysql, postgres = module_databases
+    with built_world(
+        tmp_path_factory.mktemp("incremental"), mysql, postgres, orders=3_000, seed=41
+    ) as world:
+        prices = {
+            int(p): v
+            for p, v in world.catalog("select product_id, list_price from catalog.products")
+        }
+        stock = {
+            (int(p), w): q
+            for p, w, q in world.catalog(
+                "select product_id, warehouse_code, quantity_on_hand from catalog.inventory_levels"
+            )
+        }
+        first_as_of = world.as_of
+        report = world.change(fraction=0.03)
+        world.load()
+        world.build_all()
+        yield ChangedWorld(world, report, prices, stock, first_as_of)
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _rows(world: BuiltWorld, table: str, key: str) -> list[tuple[Any, ...]]:
+    return world.mart(f"select * from marts.{table} order by {key}")
+
+
+def test_the_change_touched_what_the_facts_must_follow(changed: ChangedWorld) -> None:
+    report = changed.report
+    assert report.hard_deleted_order_ids and report.late_updated_order_ids
+    assert report.soft_deleted_customer_ids
+    assert report.counts["catalog.products repriced"] > 0
+
+
+def test_hard_deleted_orders_leave_the_facts(changed: ChangedWorld) -> None:
+    ids = ",".join(str(i) for i in changed.report.hard_deleted_order_ids)
+    assert changed.world.mart(
+        f"select count(*) from marts.fct_orders where order_id in ({ids})"
+    ) == [(0,)]
+    assert changed.world.mart(
+        f"select count(*) from marts.fct_order_items where order_id in ({ids})"
+    ) == [(0,)]
+
+
+def test_late_status_changes_reach_the_facts(changed: ChangedWorld) -> None:
+    ids = ",".join(str(i) for i in changed.report.late_updated_order_ids)
+    expected = dict(
+        changed.world.shop(f"select order_id, status from orders where order_id in ({ids})")
+    )
+    actual = dict(
+        changed.world.mart(
+            f"select order_id, status from marts.fct_orders where order_id in ({ids})"
+        )
+    )
+    assert actual == expected
+    # Weeks old: outside the lookback window by placed_at, caught by updated_at.
+    oldest = changed.world.mart(
+        f"select min(placed_at) from marts.fct_orders where order_id in ({ids})"
+    )[0][0]
+    assert oldest.date() < _utc_today() - timedelta(days=14)
+
+
+def test_forgotten_customers_leave_dim_customers_and_their_history_says_so(
+    changed: ChangedWorld,
+) -> None:
+    ids = ",".join(str(i) for i in changed.report.soft_deleted_customer_ids)
+    world = changed.world
+    assert world.mart(f"select count(*) from marts.dim_customers where customer_id in ({ids})") == [
+        (0,)
+    ]
+    versions = world.mart(
+        f"""select customer_id, count(*), count(*) filter (where dbt_valid_to is null),
+                   bool_or(dbt_valid_to is null and is_deleted)
+            from snapshots.snap_customers where customer_id in ({ids}) group by 1"""
+    )
+    assert len(versions) == len(changed.report.soft_deleted_customer_ids)
+    assert all(total >= 2 and current == 1 and deleted for _, total, current, deleted in versions)
+
+
+def test_snapshots_hold_one_current_version_per_key(changed: ChangedWorld) -> None:
+    world = changed.world
+    for snapshot, key in (
+        ("snap_product_prices", "product_id"),
+        ("snap_inventory_levels", "inventory_level_id"),
+        ("snap_customers", "customer_id"),
+    ):
+        assert world.mart(
+            f"""select count(*) from (
+                    select {key} from snapshots.{snapshot} where dbt_valid_to is null
+                    group by 1 having count(*) > 1)"""
+        ) == [(0,)], snapshot
+        # Validity windows of a key follow each other without gaps or overlaps.
+        assert world.mart(
+            f"""select count(*) from (
+                    select dbt_valid_to,
+                           lead(dbt_valid_from) over (partition by {key} order by dbt_valid_from) as next_from
+                    from snapshots.{snapshot})
+                where next_from is not null and dbt_valid_to <> next_from"""
+        ) == [(0,)], snapshot
+
+
+def test_repriced_products_have_their_old_price_closed_and_the_new_one_current(
+    changed: ChangedWorld,
+) -> None:
+    world = changed.world
+    now = {
+        int(p): v for p, v in world.catalog("select product_id, list_price from catalog.products")
+    }
+    repriced = {p for p, v in changed.prices_before.items() if now[p] != v}
+    assert len(repriced) == changed.report.counts["catalog.products repriced"] or repriced
+    history: dict[int, list[tuple[Decimal, bool]]] = {}
+    for product_id, price, current in world.mart(
+        """select product_id, list_price, is_current from marts.dim_product_price_history
+           order by product_id, valid_from"""
+    ):
+        history.setdefault(product_id, []).append((price, current))
+    for product_id in repriced:
+        assert history[product_id] == [
+            (changed.prices_before[product_id], False),
+            (now[product_id], True),
+        ], product_id
+    unchanged = set(changed.prices_before) - repriced
+    assert all(len(history[p]) == 1 for p in unchanged)
+
+
+def test_price_and_stock_of_a_product_on_a_date(changed: ChangedWorld) -> None:
+    """The analysis answers "what did X cost and how much was in stock on D" from the history."""
+    world = changed.world
+    now = {
+        int(p): v for p, v in world.catalog("select product_id, list_price from catalog.products")
+    }
+    restocked = {
+        (p, w)
+        for p, w, q in world.catalog(
+            "select product_id, warehouse_code, quantity_on_hand from catalog.inventory_levels"
+        )
+        if changed.stock_before.get((int(p), w)) not in (None, q)
+    }
+    candidates = [
+        p
+        for p, v in changed.prices_before.items()
+        if now[p] != v and any(r[0] == p for r in restocked)
+    ]
+    product_id = (
+        candidates[0]
+        if candidates
+        else next(p for p, v in changed.prices_before.items() if now[p] != v)
+    )
+    stock_now = {
+        w: q
+        for p, w, q in world.catalog(
+            f"select product_id, warehouse_code, quantity_on_hand from catalog.inventory_levels where product_id = {product_id}"
+        )
+    }
+    yesterday = (_utc_today() - timedelta(days=1)).isoformat()
+    today = _utc_today().isoformat()
+    before = _analysis(world, product_id, yesterday)
+    after = _analysis(world, product_id, today)
+    assert before == [
+        (
+            date.fromisoformat(yesterday),
+            product_id,
+            changed.prices_before[product_id],
+            sum(q for (p, _), q in changed.stock_before.items() if p == product_id),
+        )
+    ]
+    assert after[0][2:] == (now[product_id], sum(stock_now.values()))
+
+
+def _analysis(world: BuiltWorld, product_id: int, on_date: str) -> list[tuple[Any, ...]]:
+    world.dbt.run(
+        "compile",
+        "--target",
+        "ci",
+        "--select",
+        "product_price_and_stock_on_date",
+        "--vars",
+        f'{{product_id: {product_id}, on_date: "{on_date}"}}',
+    )
+    compiled = next(
+        Path(world.dbt.target_dir).glob(
+            "compiled/shopsphere/analyses/product_price_and_stock_on_date.sql"
+        )
+    ).read_text()
+    with duckdb.connect(world.dbt.warehouse, read_only=True) as con:
+        rows = con.sql(compiled).fetchall()
+    return [(r[0], r[1], r[2], r[4]) for r in rows]
+
+
+def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
+    """Runs last in the module: it rebuilds the facts from scratch and compares."""
+    world = changed.world
+    run_sql = Path(world.dbt.target_dir) / "run/shopsphere/models/marts/core/fct_orders.sql"
+    assert "delete from" in run_sql.read_text().lower()  # the second build was incremental
+    incremental = {
+        t: _rows(world, t, k)
+        for t, k in (("fct_orders", "order_id"), ("fct_order_items", "order_item_id"))
+    }
+    assert len(incremental["fct_orders"]) == world.shop("select count(*) from orders")[0][0]
+    world.dbt.run(
+        "build",
+        "--target",
+        "ci",
+        "--vars",
+        world.vars,
+        "--full-refresh",
+        "--select",
+        "fct_orders",
+        "fct_order_items",
+    )
+    assert "delete from" not in run_sql.read_text().lower()
+    full = {
+        t: _rows(world, t, k)
+        for t, k in (("fct_orders", "order_id"), ("fct_order_items", "order_item_id"))
+    }
+    for table in full:
+        assert incremental[table] == full[table], table
