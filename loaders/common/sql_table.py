@@ -299,7 +299,9 @@ def sql_table_resource(
             gone = deletes.gone(spec.name, spec.deletes, since, reader.timestamp_literal(since))
             if gone is not None and gone.num_rows:
                 metrics.rows_deleted += gone.num_rows
-                yield gone.append_column(
+                # Keys are never null: say so, or dlt warns that the batch's hints differ.
+                keys = pa.schema([f.with_nullable(False) for f in gone.schema])
+                yield gone.cast(keys).append_column(
                     DELETED_COLUMN, pa.array([True] * gone.num_rows, pa.bool_())
                 )
         if high_water is not None:
