@@ -112,17 +112,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summarize(warehouse: str) -> None:
-    """Row counts of every table in the warehouse's public schemas."""
+    """Rows per raw, mart and history table; the data-quality report; failing data tests."""
     import duckdb
 
     with duckdb.connect(warehouse, read_only=True) as con:
-        rows = con.execute(
+        tables = con.execute(
             """select schema_name, table_name, estimated_size from duckdb_tables()
-               where schema_name not like '%staging%' and table_name not like '\\_dlt%' escape '\\'
+               where schema_name in ('raw_shop', 'raw_catalog', 'raw_hubspot', 'marts', 'snapshots')
+                 and table_name not like '\\_dlt%' escape '\\'
                order by 1, 2"""
         ).fetchall()
-    for schema, table, size in rows:
-        print(f"    {schema + '.' + table:<48} {size:>10} rows")
+        dq = con.execute(
+            """select rule_name, severity, rows_checked, rows_failing, failure_rate, max_failure_rate
+               from data_quality.dq_rule_results order by source_name, table_name, rule_name"""
+        ).fetchall()
+        stored = [
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'test_failures'"
+            ).fetchall()
+        ]
+        failing = [
+            (name, n)
+            for name in stored
+            if (n := con.execute(f'select count(*) from test_failures."{name}"').fetchone()[0])
+        ]
+    by_schema: dict[str, list[str]] = {}
+    for schema, table, size in tables:
+        by_schema.setdefault(schema, []).append(f"{table} {size:,}")
+    for schema, items in by_schema.items():
+        print(f"    {schema:<12} " + ", ".join(items))
+    print(
+        f"\n    {'data-quality rule':<26}{'severity':>9}{'checked':>10}{'failing':>9}{'rate':>9}{'max':>7}"
+    )
+    for rule, severity, checked, fails, rate, max_rate in dq:
+        print(
+            f"    {rule:<26}{severity:>9}{checked:>10,}{fails:>9,}"
+            f"{float(rate):>9.2%}{float(max_rate):>7.0%}"
+        )
+    print(
+        f"\n    data tests that flagged rows (warn severity; an error fails the build): {len(failing)} of {len(stored)}"
+        + "".join(f"\n      test_failures.{name}: {n:,} rows" for name, n in failing)
+    )
 
 
 if __name__ == "__main__":

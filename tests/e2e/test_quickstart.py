@@ -44,7 +44,10 @@ def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+        summary = done.stdout.split("==> summary", 1)[-1]
         assert "==> summary" in done.stdout
+        assert "fct_orders" in summary and "data-quality rule" in summary
+        assert "missing_category" in summary  # one line per rule of the data-quality report
         assert warehouse.exists()
         catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
         assert catalog["nodes"]  # docs were generated over real warehouse objects
