@@ -98,26 +98,13 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
             )
             client.execute_sql(f"create table if not exists {table} ({cols})")
 
-            def lit(text: str) -> str:
-                # (dlt's capabilities carry no literal escaper for every destination)
-                if destination == "snowflake":  # backslash escapes in Snowflake literals
-                    text = text.replace("\\", "\\\\")
-                return "'" + text.replace("'", "''") + "'"
-
-            def value(v: object) -> str:
-                if v is None:
-                    return "null"
-                if isinstance(v, datetime):
-                    return lit(v.isoformat())
-                if isinstance(v, int | float):
-                    return str(v)
-                return lit(str(v))
-
+            # Bound parameters (%s on every dlt SQL client): no literal quoting of our own.
             names = ", ".join(client.escape_column_name(c) for c in AUDIT_COLUMNS)
-            tuples = ", ".join(
-                "(" + ", ".join(value(r[c]) for c in AUDIT_COLUMNS) + ")" for r in rows
+            row_marks = "(" + ", ".join(["%s"] * len(AUDIT_COLUMNS)) + ")"
+            client.execute_sql(
+                f"insert into {table} ({names}) values " + ", ".join([row_marks] * len(rows)),
+                *[r[c] for r in rows for c in AUDIT_COLUMNS],
             )
-            client.execute_sql(f"insert into {table} ({names}) values {tuples}")
     except Exception as exc:
         emit(
             f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
