@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.loaders import measured
+from scripts.dq_report import print_dq_report
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
@@ -164,10 +165,6 @@ def print_report(
                    select 'products', count(*) from marts.dim_products"""
             ).fetchall()
         )
-        dq = con.sql(
-            """select rule_name, severity, rows_checked, rows_failing, failure_rate, max_failure_rate
-               from data_quality.dq_rule_results order by source_name, table_name, rule_name"""
-        ).fetchall()
     print()
     print(f"warehouse benchmark: world of {args.orders:,} orders, change fraction {args.fraction}")
     print("  marts: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()))
@@ -179,11 +176,8 @@ def print_report(
     for title, slow in (("full", slow_full), ("incremental", slow_incremental)):
         print(f"slowest dbt nodes, {title} build: " + ", ".join(f"{n} {s:.1f}s" for n, s in slow))
     print()
-    print(
-        f"{'data-quality rule':<28}{'severity':>9}{'checked':>12}{'failing':>10}{'rate':>10}{'max':>8}"
-    )
-    for rule, severity, checked, failing, rate, max_rate in dq:
-        print(f"{rule:<28}{severity:>9}{checked:>12,}{failing:>10,}{rate:>10.4%}{max_rate:>8.2%}")
+    with duckdb.connect(warehouse, read_only=True) as con:
+        print_dq_report(con, digits=4)
 
 
 if __name__ == "__main__":

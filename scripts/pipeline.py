@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.dq_report import print_dq_report  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest, create_world, print_report, resolve_urls  # noqa: E402
 from world.config import WorldConfig, default_as_of  # noqa: E402
 from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
@@ -122,10 +123,13 @@ def summarize(warehouse: str) -> None:
                  and table_name not like '\\_dlt%' escape '\\'
                order by 1, 2"""
         ).fetchall()
-        dq = con.execute(
-            """select rule_name, severity, rows_checked, rows_failing, failure_rate, max_failure_rate
-               from data_quality.dq_rule_results order by source_name, table_name, rule_name"""
-        ).fetchall()
+        by_schema: dict[str, list[str]] = {}
+        for schema, table, size in tables:
+            by_schema.setdefault(schema, []).append(f"{table} {size:,}")
+        for schema, items in by_schema.items():
+            print(f"    {schema:<12} " + ", ".join(items))
+        print()
+        print_dq_report(con, indent="    ")
         stored = [
             name
             for (name,) in con.execute(
@@ -137,21 +141,9 @@ def summarize(warehouse: str) -> None:
             for name in stored
             if (n := con.execute(f'select count(*) from test_failures."{name}"').fetchone()[0])
         ]
-    by_schema: dict[str, list[str]] = {}
-    for schema, table, size in tables:
-        by_schema.setdefault(schema, []).append(f"{table} {size:,}")
-    for schema, items in by_schema.items():
-        print(f"    {schema:<12} " + ", ".join(items))
     print(
-        f"\n    {'data-quality rule':<26}{'severity':>9}{'checked':>10}{'failing':>9}{'rate':>9}{'max':>7}"
-    )
-    for rule, severity, checked, fails, rate, max_rate in dq:
-        print(
-            f"    {rule:<26}{severity:>9}{checked:>10,}{fails:>9,}"
-            f"{float(rate):>9.2%}{float(max_rate):>7.0%}"
-        )
-    print(
-        f"\n    data tests that flagged rows (warn severity; an error fails the build): {len(failing)} of {len(stored)}"
+        f"\n    data tests that flagged rows (warn severity; an error fails the build): "
+        f"{len(failing)} of {len(stored)}"
         + "".join(f"\n      test_failures.{name}: {n:,} rows" for name, n in failing)
     )
 
