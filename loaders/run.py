@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from .common.errors import LoaderError
 from .common.report import print_summary, write_audit
-from .common.runner import SqlSourceSpec, emit, run_sql_source
+from .common.runner import Interrupted, SqlSourceSpec, emit, is_interrupt, run_sql_source
 from .common.sql_table import TableMetrics
 
 SOURCES = ["shop", "catalog", "hubspot"]
@@ -65,6 +66,11 @@ def _tables_for(source: str, requested: Sequence[str] | None, single: bool) -> l
     return picked
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM outside dlt's own handling: stop, record `interrupted`, exit non-zero."""
+    raise Interrupted(f"interrupted by signal {signum}; the next run finishes what was extracted")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m loaders.run",
@@ -96,11 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     single = len(sources) == 1
     if args.table and not single and any("." not in t for t in args.table):
         parser.error("with several sources, name tables as source.table (e.g. shop.orders)")
+    plan = {source: _tables_for(source, args.table, single=single) for source in sources}
+    if args.table and not any(plan.values()):
+        parser.error(
+            f"--table {', '.join(args.table)} names no table of {', '.join(sources)} "
+            "(name them as source.table, e.g. shop.orders)"
+        )
     started = datetime.now(UTC)
     results: list[TableMetrics] = []
     failed = False
+    signal.signal(signal.SIGTERM, _interrupt)
     for source in sources:
-        tables = _tables_for(source, args.table, single=single)
+        tables = plan[source]
         if args.table and not tables:
             continue
         emit(
@@ -110,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             results.extend(_runner(source)(tables, args.full_refresh, args.destination))
         except LoaderError as exc:
             failed = True
-            results.append(TableMetrics(source, "*", "-", error=str(exc)))
+            results.append(
+                TableMetrics(source, "*", "-", error=str(exc), interrupted=is_interrupt(exc))
+            )
         except Exception as exc:  # an unexpected failure still ends in one line and an audit row
             failed = True
             results.append(

@@ -23,10 +23,12 @@ faults (5xx, 429 storms), change limits, read request counts.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import math
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -91,6 +93,8 @@ class Fault:
     count: int
     path_prefix: str = "/"
     retry_after: int | None = None
+    # Serve the real answer but drop the connection halfway through its body (IncompleteRead).
+    truncate: bool = False
 
 
 @dataclasses.dataclass
@@ -104,6 +108,9 @@ class EmulatorConfig:
     max_url_length: int = 8_192
     latency_ms: float = 0.0
     faults: collections.deque[Fault] = dataclasses.field(default_factory=collections.deque)
+    # Path prefix -> the scope the portal's app lacks there: 403 MISSING_SCOPES (a portal
+    # without Marketing Hub answers so on marketing emails).
+    missing_scopes: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class RateLimiter:
@@ -252,9 +259,14 @@ class HubSpotEmulator:
         return conn
 
     def inject(
-        self, status: int, count: int = 1, path_prefix: str = "/", retry_after: int | None = None
+        self,
+        status: int,
+        count: int = 1,
+        path_prefix: str = "/",
+        retry_after: int | None = None,
+        truncate: bool = False,
     ) -> None:
-        self.config.faults.append(Fault(status, count, path_prefix, retry_after))
+        self.config.faults.append(Fault(status, count, path_prefix, retry_after, truncate))
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.stats_lock:
@@ -759,7 +771,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        truncate: bool = False,
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
@@ -767,6 +785,13 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        if truncate:  # the connection drops mid-body, as a flaky proxy does
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(data)
 
     def _handle(self, method: str) -> None:
@@ -810,6 +835,23 @@ class _Handler(BaseHTTPRequestHandler):
                         }
                     ],
                 )
+            scope = next(
+                (v for k, v in api.config.missing_scopes.items() if path.startswith(k)), None
+            )
+            if scope is not None:
+                status = 403
+                raise ApiError(
+                    403,
+                    "MISSING_SCOPES",
+                    "This app hasn't been granted all required scopes to make this call. "
+                    "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                    errors=[
+                        {
+                            "message": "One or more of the following scopes are required.",
+                            "context": {"requiredGranularScopes": [scope]},
+                        }
+                    ],
+                )
             is_search = path.endswith("/search")
             headers, limited, wait = api.limiter.check(token, is_search)
             if limited is not None:
@@ -817,7 +859,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(429, limited, {**headers, "Retry-After": str(max(1, math.ceil(wait)))})
                 return
             fault = api.take_fault(path)
-            if fault is not None:
+            truncate = fault is not None and fault.truncate
+            if fault is not None and not truncate:
                 status = fault.status
                 extra = (
                     {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -844,7 +887,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "VALIDATION_ERROR", f"Invalid input JSON: {exc}") from exc
             result = api.route(method, path, parse_qs(parts.query), body)
             status, payload = result if isinstance(result, tuple) else (200, result)
-            self._send(status, payload, headers)
+            self._send(status, payload, headers, truncate=truncate)
         except ApiError as err:
             status = err.status
             self._send(err.status, err.body)
@@ -878,6 +921,7 @@ class _Handler(BaseHTTPRequestHandler):
                 int(body.get("count", 1)),
                 body.get("path_prefix", "/"),
                 body.get("retry_after"),
+                bool(body.get("truncate", False)),
             )
             self._send(200, {"ok": True})
             return

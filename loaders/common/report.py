@@ -42,14 +42,14 @@ def print_summary(results: Sequence[TableMetrics]) -> None:
     print(header)
     print("-" * len(header))
     for r in results:
-        status = "ok" if not r.error else "FAILED"
+        status = {"ok": "ok", "failed": "FAILED", "interrupted": "INTERRUPTED"}[r.status]
         print(
             f"{r.source:<8} {r.table:<18} {r.mode:<12} {r.rows_extracted:>11,} {r.rows_loaded:>11,} "
             f"{r.rows_deleted:>8,} {r.zero_dates:>9,} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f}  {status}"
         )
     for r in results:
-        if r.error:
-            print(f"  {r.source}.{r.table}: {r.error}")
+        if r.error:  # errors name their source and table already
+            print(f"  {r.error}")
 
 
 def write_audit(results: Sequence[TableMetrics], destination: str, started: datetime) -> None:
@@ -79,7 +79,7 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
             "load_seconds": round(r.load_seconds, 3),
             "seconds": round(r.seconds, 3),
             "rows_per_second": round(r.rows_per_second, 1),
-            "status": "failed" if r.error else "ok",
+            "status": r.status,
             "error_message": r.error,
             "note": r.note or None,
         }

@@ -12,17 +12,21 @@ import contextlib
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.exceptions import SignalReceivedException
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from .deletes import DeleteContext, RawAccess, WithParent
+from .deletes import DeleteContext, RawAccess
 from .errors import LoaderError
-from .sql_readers import SourceColumn, SqlReader, open_reader
+from .locks import source_lock
+from .sql_readers import ColumnTypeError, SourceColumn, SqlReader, open_reader
 from .sql_table import (
     DELETED_COLUMN,
     Progress,
@@ -120,14 +124,45 @@ def plan_table(
     columns: list[SourceColumn],
     full_refresh: bool,
 ) -> TablePlan:
-    """Decide how a table lands this run; LoaderError if its schema changed in a lossy way."""
-    if full_refresh:
-        return TablePlan(spec, columns, "full", "--full-refresh")
+    """Decide how a table lands this run; LoaderError if its schema changed in a lossy way.
+
+    A table raw already holds is reloaded through staging and swapped in one transaction
+    (`atomic`), so readers see the previous complete data until the new load completes. A
+    `--full-refresh` after a column type changed converts that raw column first (`retype`).
+    """
     state = _resource_state(pipeline, source, spec.name)
     stored = _stored_columns(pipeline, spec.name)
+    exists = stored is not None
+    changed = _changed_types(stored or {}, columns)
+    if full_refresh:
+        return TablePlan(
+            spec, columns, "full", "--full-refresh", atomic=exists, retype=tuple(changed)
+        )
     if stored is None or "cursor_us" not in state:
-        return TablePlan(spec, columns, "full", "first load")
-    changed = []
+        return TablePlan(spec, columns, "full", "first load", atomic=exists)
+    if changed:
+        raise LoaderError(
+            f"{source}.{spec.name}: column type changed in the source: {'; '.join(changed.values())}. "
+            f"Raw keeps the old type rather than coerce values; review the change, then run "
+            f"`python -m loaders.run --source {source} --table {spec.name} --full-refresh` to rebuild it"
+        )
+    new = [c.name for c in columns if c.name not in stored]
+    if new:
+        return TablePlan(
+            spec,
+            columns,
+            "backfill",
+            f"new column(s) {', '.join(new)}: reloading to backfill",
+            atomic=True,
+        )
+    return TablePlan(spec, columns, "incremental")
+
+
+def _changed_types(
+    stored: dict[str, dict[str, Any]], columns: Sequence[SourceColumn]
+) -> dict[str, str]:
+    """{column: 'c old -> new'} for the source columns whose type differs from raw's."""
+    changed = {}
     for c in columns:
         old = stored.get(c.name)
         if old is None or "data_type" not in old:
@@ -137,21 +172,57 @@ def plan_table(
         if old_type[0] == "timestamp":
             old_type = ("timestamp", None, old.get("scale"))
         if new_type != old_type:
-            changed.append(
+            changed[c.name] = (
                 f"{c.name} {_fmt_type(old_type)} -> {c.source_type} ({_fmt_type(new_type)})"
             )
-    if changed:
-        raise LoaderError(
-            f"{source}.{spec.name}: column type changed in the source: {'; '.join(changed)}. "
-            f"Raw keeps the old type rather than coerce values; review the change, then run "
-            f"`python -m loaders.run --source {source} --table {spec.name} --full-refresh` to rebuild it"
-        )
-    new = [c.name for c in columns if c.name not in stored]
-    if new:
-        return TablePlan(
-            spec, columns, "backfill", f"new column(s) {', '.join(new)}: reloading to backfill"
-        )
-    return TablePlan(spec, columns, "incremental")
+    return changed
+
+
+def retype_raw_columns(pipeline: dlt.Pipeline, source: str, plan: TablePlan) -> None:
+    """Convert raw's columns to the source's new types before a full refresh swaps them in.
+
+    One transaction converts the old values (every widening converts: int to text, a wider
+    decimal), so the table keeps its complete data until the reload replaces it. Where the
+    warehouse cannot convert in place, the table is dropped and loaded afresh, and readers see
+    it empty until that load completes (said on stderr).
+    """
+    table_name = plan.spec.name
+    by_name = {c.name: c for c in plan.columns}
+    stored = pipeline.default_schema.tables[table_name]["columns"]
+    new_columns: dict[str, Any] = {}
+    for name in plan.retype:
+        new_type, precision, scale = dlt_type_of(by_name[name])
+        column = {**stored[name], "data_type": new_type, "precision": precision, "scale": scale}
+        new_columns[name] = {k: v for k, v in column.items() if v is not None}
+    converted = True
+    job_client: Any
+    with pipeline.destination_client() as job_client:
+        client = job_client.sql_client
+        table = client.make_qualified_table_name(table_name)
+        prepared = job_client.prepare_load_table(table_name)
+        statements = [
+            f"alter table {table} alter column {client.escape_column_name(name)} set data type "
+            f"{job_client.type_mapper.to_destination_type(column, prepared)}"
+            for name, column in new_columns.items()
+        ]
+        try:
+            with client.begin_transaction():
+                for statement in statements:
+                    client.execute_sql(statement)
+        except Exception as exc:
+            emit(
+                f"  {source}.{table_name}: raw cannot convert {', '.join(plan.retype)} in place "
+                f"({str(exc).splitlines()[0][:160]}); dropping it: readers see it empty until this load completes"
+            )
+            client.execute_sql(f"drop table if exists {table}")
+            converted = False
+    schema = pipeline.default_schema
+    if converted:
+        schema.tables[table_name]["columns"].update(new_columns)
+    else:
+        schema.drop_tables([table_name])
+        plan.atomic = False
+    pipeline.schemas.save_schema(schema)
 
 
 def _fmt_type(t: tuple[str, int | None, int | None]) -> str:
@@ -177,24 +248,46 @@ def replace_strategy(strategy: str) -> Iterator[None]:
             os.environ[key] = old
 
 
-def finish_interrupted(pipeline: dlt.Pipeline, source: str, tables: Sequence[TableSpec]) -> None:
+def normalize_and_load(pipeline: dlt.Pipeline) -> LoadInfo:
+    """Normalize and load every pending package (one per table extracted).
+
+    dlt migrates the destination per package, for that package's tables only, and skips a
+    schema version it has stored already: packages extracted one after another can share a
+    version, and a later table's new column (the tombstone flag of its first merge) would never
+    be added. Syncing the schema once first migrates every table before any package loads.
+    """
+    pipeline.normalize()
+    pipeline.sync_schema()
+    return pipeline.load()
+
+
+def finish_interrupted(
+    pipeline: dlt.Pipeline, source: str, tables: Sequence[TableSpec]
+) -> list[TableMetrics]:
     """Load packages a killed run left behind, before anything new is extracted.
 
     dlt retries the jobs that had not been marked done. A merge deduplicates its staging data,
     but a job that had committed its COPY into a replaced table just before the kill is run
     again and appends its rows twice; those exact duplicates are removed here. Only this path
     pays for the check: a normal full load writes straight into the table.
+
+    Returns one row per table the recovery loaded (mode `recovery`), counted in raw.
     """
     if not pipeline.has_pending_data:
-        return
+        return []
     emit(f"  {source}: finishing an interrupted load left by a previous run")
+    started = time.perf_counter()
     try:
-        pipeline.normalize()
-        pipeline.load()
+        pending = [
+            *pipeline.list_extracted_load_packages(),
+            *pipeline.list_normalized_load_packages(),
+        ]
+        normalize_and_load(pipeline)
     except PipelineStepFailed as exc:
         raise LoaderError(
             f"{source}: could not finish the interrupted load: {_root(exc)}"
         ) from None
+    recovered: list[TableMetrics] = []
     with pipeline.sql_client() as client:
         for spec in tables:
             if _stored_columns(pipeline, spec.name) is None:
@@ -214,6 +307,28 @@ def finish_interrupted(pipeline: dlt.Pipeline, source: str, tables: Sequence[Tab
                     f"create or replace table {table} as select * from {table} "
                     f"qualify row_number() over (partition by {keys} order by {keys}) = 1"
                 )
+            if pending:
+                marks = ", ".join(["%s"] * len(pending))
+                load_id = client.escape_column_name("_dlt_load_id")
+                with client.execute_query(
+                    f"select count(*) from {table} where {load_id} in ({marks})", *pending
+                ) as cur:
+                    row = cur.fetchone()
+                loaded = int(row[0]) if row else 0
+                if loaded:
+                    recovered.append(
+                        TableMetrics(
+                            source,
+                            spec.name,
+                            "recovery",
+                            rows_loaded=loaded,
+                            note="finished the load an interrupted run left",
+                        )
+                    )
+    seconds = time.perf_counter() - started
+    for m in recovered:
+        m.load_seconds = seconds / len(recovered)
+    return recovered
 
 
 def _root(exc: BaseException) -> str:
@@ -251,29 +366,33 @@ def select_tables(
 
 def open_pipeline(
     source: str, destination: str, dataset: str, tables: Sequence[TableSpec]
-) -> dlt.Pipeline:
-    """The source's pipeline, consistent with the warehouse it loads into.
+) -> tuple[dlt.Pipeline, list[TableMetrics]]:
+    """The source's pipeline, consistent with the warehouse it loads into, and what recovery did.
 
     - a new machine (no local state): state and schema are restored from raw;
     - a new or reset warehouse (local state, but raw holds none for this pipeline): the local
       state is dropped, or its cursors would skip everything loaded before; tables load afresh;
+    - a warehouse another process holds (DuckDB's single writer): LoaderError, state untouched;
     - a run killed mid-load: its packages are finished first (see finish_interrupted).
     """
     pipeline = make_pipeline(source, destination, dataset)
+    has_state = _warehouse_has_state(pipeline, source)
     if pipeline.first_run:
-        with contextlib.suppress(Exception):
+        if has_state:
             pipeline.sync_destination()  # a new machine: restore state and schema from raw
-    elif not _warehouse_has_state(pipeline):
+    elif not has_state:
         emit(
             f"  {source}: the warehouse holds no state of this pipeline (new or reset): loading from scratch"
         )
         pipeline.drop()
         pipeline = make_pipeline(source, destination, dataset)
-    finish_interrupted(pipeline, source, tables)
-    return pipeline
+    return pipeline, finish_interrupted(pipeline, source, tables)
 
 
-def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
+def _warehouse_has_state(pipeline: dlt.Pipeline, source: str) -> bool:
+    """Whether raw holds this pipeline's state. Only a missing dataset or table means no: any
+    other error (a lock another process holds, a lost connection) is raised, never read as a
+    reset."""
     try:
         with pipeline.sql_client() as client:
             if not client.has_dataset():
@@ -284,8 +403,18 @@ def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
             ) as cur:
                 row = cur.fetchone()
             return bool(row and row[0])
-    except Exception:  # no state table at all: nothing was ever loaded there
+    except DatabaseUndefinedRelation:
         return False
+    except Exception as exc:
+        text = str(exc).strip() or repr(exc)
+        # dlt wraps the driver's words in advice about credentials: keep the driver's.
+        text = text.rsplit("The actual reason given is: ", 1)[-1].splitlines()[0][:300]
+        if "lock" in text.lower():
+            raise LoaderError(
+                f"{source}: the warehouse is in use by another process ({text}); "
+                "retry when that process has finished"
+            ) from None
+        raise LoaderError(f"{source}: cannot read the warehouse ({text})") from None
 
 
 def existing_tables(pipeline: dlt.Pipeline, tables: Sequence[TableSpec]) -> list[str]:
@@ -298,42 +427,109 @@ def load_resources(
     resources: Sequence[Any],
     metrics: dict[str, TableMetrics],
     raw: RawAccess,
-    full_refresh: bool,
     atomic_replace: bool = False,
 ) -> list[TableMetrics]:
     """Extract, normalize and load the resources; figures (or the error) land in `metrics`.
 
-    A reload of an existing table (atomic_replace) goes through staging and is swapped in
-    atomically; a first load has nothing to protect and writes straight into the table.
+    Each table is extracted into a package of its own, so a table that fails (a value that
+    does not fit, a scope the portal lacks) fails alone: its rows never reach raw and the other
+    tables still load. A reload of a table raw holds (atomic_replace) goes through staging and
+    is swapped in atomically; a first load has nothing to protect and writes straight into the
+    table. `rows_loaded` ends as what raw committed: zero for a table whose load did not
+    complete, and the status `interrupted` when a signal stopped the run.
     """
-    dlt_source = dlt.source(name=source, max_table_nesting=0)(lambda: list(resources))()
-    info = None
-    with replace_strategy("insert-from-staging" if atomic_replace else "truncate-and-insert"):
+    load_ids: dict[str, str] = {}
+    info: LoadInfo | None = None
+    load_failure: PipelineStepFailed | None = None
+    try:
+        # raw's session stays open through extraction: on DuckDB it keeps the database open,
+        # so the many short reads do not each checkpoint the file.
         try:
-            # raw's session stays open through the load: on DuckDB it keeps the database
-            # open, so the load's many short connections do not each checkpoint the file.
-            try:
-                if full_refresh:  # drop the tables and their state, then load from scratch
-                    pipeline.extract(
-                        dlt_source, refresh="drop_resources", loader_file_format="parquet"
-                    )
-                else:
-                    pipeline.extract(dlt_source, loader_file_format="parquet")
-                pipeline.normalize()
-                info = pipeline.load()
-            finally:
-                raw.close()
-        except PipelineStepFailed as exc:
-            message = _root(exc)
-            for m in metrics.values():
-                m.error = (
-                    message if message.startswith(source) else f"{source}.{m.table}: {message}"
-                )
-            return list(metrics.values())
+            for resource in resources:
+                m = metrics[resource.name]
+                if _stopped(metrics):
+                    m.error, m.interrupted = f"{source}.{m.table}: not started (interrupted)", True
+                    continue
+                one = dlt.source(name=source, max_table_nesting=0)(lambda r=resource: [r])()
+                try:
+                    extracted = pipeline.extract(one, loader_file_format="parquet")
+                except PipelineStepFailed as exc:
+                    _fail(m, source, exc)
+                    continue
+                if extracted.loads_ids:
+                    load_ids[m.table] = extracted.loads_ids[-1]
+        finally:
+            raw.close()
+        if load_ids:
+            strategy = "insert-from-staging" if atomic_replace else "truncate-and-insert"
+            with replace_strategy(strategy):
+                try:
+                    info = normalize_and_load(pipeline)
+                except PipelineStepFailed as exc:
+                    load_failure = exc
+    except Interrupted as exc:
+        for m in metrics.values():
+            if not m.error:
+                m.error, m.interrupted = f"{source}.{m.table}: {exc}", True
+    committed = _count_committed(pipeline, metrics, load_ids)
+    if load_failure is not None:  # packages load one by one: those before the failure are in
+        for name in load_ids:
+            if name not in committed:
+                _fail(metrics[name], source, load_failure)
     load_seconds = _load_seconds(info)
     for m in metrics.values():
         m.load_seconds = load_seconds.get(m.table, 0.0)
     return list(metrics.values())
+
+
+class Interrupted(LoaderError):
+    """A signal (SIGTERM, SIGINT) asked the run to stop."""
+
+
+def _stopped(metrics: dict[str, TableMetrics]) -> bool:
+    return any(m.interrupted for m in metrics.values())
+
+
+def _fail(m: TableMetrics, source: str, exc: BaseException) -> None:
+    message = _root(exc)
+    m.interrupted = m.interrupted or is_interrupt(exc)
+    if m.interrupted:
+        message = "interrupted by a signal; the next run finishes what was extracted"
+    m.error = message if message.startswith(source) else f"{source}.{m.table}: {message}"
+
+
+def is_interrupt(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, Interrupted | SignalReceivedException | KeyboardInterrupt):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _count_committed(
+    pipeline: dlt.Pipeline, metrics: dict[str, TableMetrics], load_ids: dict[str, str]
+) -> set[str]:
+    """The tables whose load package completed; every other table's rows_loaded becomes zero."""
+    done: set[str] = set()
+    if load_ids:
+        with contextlib.suppress(Exception), pipeline.sql_client() as client:
+            marks = ", ".join(["%s"] * len(load_ids))
+            table = client.make_qualified_table_name("_dlt_loads")
+            with client.execute_query(
+                f"select load_id from {table} where status = 0 and load_id in ({marks})",
+                *load_ids.values(),
+            ) as cur:
+                done = {str(r[0]) for r in cur.fetchall()}
+    committed = {name for name, load_id in load_ids.items() if load_id in done}
+    for m in metrics.values():
+        if m.table not in committed:
+            m.rows_loaded = 0
+            m.rows_deleted = 0
+    return committed
+
+
+def pipelines_dir() -> str:
+    return os.environ.get("SHOPSPHERE_PIPELINES_DIR", DEFAULT_PIPELINES_DIR)
 
 
 def run_sql_source(
@@ -355,53 +551,66 @@ def run_sql_source(
         chunk_rows = int(dlt.config.get(f"sources.{spec.name}.chunk_rows") or 250_000)
     try:
         reader.check()
-        columns = {t.name: reader.columns(t.name) for t in selected}
-        pipeline = open_pipeline(spec.name, destination, spec.dataset, spec.tables)
-        plans: list[TablePlan] = []
-        results: list[TableMetrics] = []
-        for t in selected:
-            try:
-                plans.append(plan_table(pipeline, spec.name, t, columns[t.name], full_refresh))
-            except LoaderError as exc:
-                results.append(TableMetrics(spec.name, t.name, "stopped", error=str(exc)))
-                emit(f"  {exc}")
-        if not plans:
-            return results
-        metrics = {
-            p.spec.name: TableMetrics(spec.name, p.spec.name, p.mode, note=p.reason) for p in plans
-        }
-        if any(isinstance(p.spec.deletes, WithParent) for p in plans):
-            for t in spec.tables:  # parents outside this run still answer for their children
-                if t.name not in columns:
-                    columns[t.name] = reader.columns(t.name)
-        raw = RawAccess(pipeline, existing_tables(pipeline, spec.tables))
-        deletes = DeleteContext(
-            spec.name,
-            reader,
-            raw,
-            columns,
-            {t.name: t.primary_key for t in spec.tables},
-            {t.name: t.cursor for t in spec.tables},
-        )
-        progress = Progress(emit)
-        resources = [
-            sql_table_resource(
-                spec.name,
-                reader,
-                p,
-                deletes,
-                metrics[p.spec.name],
-                progress,
-                lag_seconds,
-                chunk_rows,
+        with source_lock(pipelines_dir(), spec.name, destination):
+            return _run_sql_tables(
+                spec, reader, selected, full_refresh, destination, lag_seconds, chunk_rows
             )
-            for p in plans
-        ]
-        for p in plans:
-            emit(f"  {spec.name}.{p.spec.name}: {p.mode}" + (f" ({p.reason})" if p.reason else ""))
-        atomic = any(p.mode == "backfill" for p in plans)
-        return results + load_resources(
-            pipeline, spec.name, resources, metrics, raw, full_refresh, atomic
-        )
     finally:
         reader.close()
+
+
+def _run_sql_tables(
+    spec: SqlSourceSpec,
+    reader: SqlReader,
+    selected: Sequence[TableSpec],
+    full_refresh: bool,
+    destination: str,
+    lag_seconds: float,
+    chunk_rows: int,
+) -> list[TableMetrics]:
+    results: list[TableMetrics] = []
+    columns: dict[str, list[SourceColumn]] = {}
+    for t in selected:  # a table whose columns raw cannot hold fails alone, before any load
+        try:
+            columns[t.name] = reader.columns(t.name)
+        except ColumnTypeError as exc:
+            results.append(TableMetrics(spec.name, t.name, "stopped", error=str(exc)))
+            emit(f"  {exc}")
+    pipeline, recovered = open_pipeline(spec.name, destination, spec.dataset, spec.tables)
+    results = recovered + results
+    plans: list[TablePlan] = []
+    for t in selected:
+        if t.name not in columns:
+            continue
+        try:
+            plans.append(plan_table(pipeline, spec.name, t, columns[t.name], full_refresh))
+        except LoaderError as exc:
+            results.append(TableMetrics(spec.name, t.name, "stopped", error=str(exc)))
+            emit(f"  {exc}")
+    if not plans:
+        return results
+    for p in plans:
+        if p.retype and p.atomic:
+            retype_raw_columns(pipeline, spec.name, p)
+    metrics = {
+        p.spec.name: TableMetrics(spec.name, p.spec.name, p.mode, note=p.reason) for p in plans
+    }
+    raw = RawAccess(pipeline, existing_tables(pipeline, spec.tables))
+    deletes = DeleteContext(
+        spec.name,
+        reader,
+        raw,
+        columns,
+        {t.name: t.primary_key for t in spec.tables},
+    )
+    progress = Progress(emit)
+    resources = [
+        sql_table_resource(
+            spec.name, reader, p, deletes, metrics[p.spec.name], progress, lag_seconds, chunk_rows
+        )
+        for p in plans
+    ]
+    for p in plans:
+        emit(f"  {spec.name}.{p.spec.name}: {p.mode}" + (f" ({p.reason})" if p.reason else ""))
+    atomic = any(p.atomic for p in plans)
+    return results + load_resources(pipeline, spec.name, resources, metrics, raw, atomic)

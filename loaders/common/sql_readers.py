@@ -49,6 +49,7 @@ class SourceColumn:
     nullable: bool
     is_json: bool = False
     zero_dates: bool = False
+    read_as_text: bool = False  # read as text and cast here: the driver would round it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,35 @@ class ConnInfo:
     def where(self) -> str:
         host = self.host or "localhost"
         return host if host.startswith("/") else f"{host}:{self.port or ''}".rstrip(":")
+
+
+class ColumnTypeError(LoaderError):
+    """A column whose type raw cannot hold: that table fails, the source's others still load."""
+
+
+# Raw keeps decimals in at most 38 digits (DuckDB's and Snowflake's widest exact type).
+MAX_DECIMAL_DIGITS = 38
+# The scale given to PostgreSQL's unconstrained `numeric`, which declares none.
+UNCONSTRAINED_NUMERIC_SCALE = 9
+
+
+def decimal_type(precision: Any, scale: Any, source: str, table: str, column: str) -> pa.DataType:
+    """The exact Arrow decimal raw keeps for a source DECIMAL/NUMERIC(precision, scale).
+
+    Up to 38 digits it is the source's own type. A wider type (MySQL's DECIMAL(65,30),
+    PostgreSQL's numeric(50,2)) keeps its scale in 38 digits, and an unconstrained numeric gets
+    scale 9: every value that fits lands exactly, and one that does not fails its table naming
+    the column and the value (see to_target). Never a float, never rounded.
+    """
+    if precision is None:
+        return pa.decimal128(MAX_DECIMAL_DIGITS, UNCONSTRAINED_NUMERIC_SCALE)
+    p, s = int(precision), int(scale or 0)
+    if not 0 <= s <= MAX_DECIMAL_DIGITS:
+        raise ColumnTypeError(
+            f"{source}.{table}: column {column} is decimal({p},{s}); raw holds scales 0 to "
+            f"{MAX_DECIMAL_DIGITS} only: cast it in a source view, or leave the table out"
+        )
+    return pa.decimal128(min(p, MAX_DECIMAL_DIGITS), s)
 
 
 class ZeroDateError(Exception):
@@ -143,6 +173,10 @@ class SqlReader(ABC):
     ) -> str:
         return ", ".join(self.quote(c.name) for c in columns)
 
+    def key_range(self, expression: str, size: int) -> str:
+        """The number of the range of `size` consecutive values an integer key falls in."""
+        return f"floor({expression} / {size})"
+
     def zero_date_columns(
         self, table: str, where: str, candidates: Sequence[str]
     ) -> dict[str, str]:
@@ -164,7 +198,9 @@ def _fmt_ts(us: int) -> str:
 # -- MySQL / MariaDB -------------------------------------------------------------------------
 
 
-def _mysql_arrow_type(data_type: str, column_type: str, precision: Any, scale: Any) -> pa.DataType:
+def _mysql_arrow_type(
+    data_type: str, column_type: str, precision: Any, scale: Any, where: tuple[str, str, str]
+) -> pa.DataType:
     unsigned = "unsigned" in column_type
     if data_type == "tinyint":
         return pa.bool_() if column_type.startswith("tinyint(1)") else pa.int16()
@@ -178,7 +214,7 @@ def _mysql_arrow_type(data_type: str, column_type: str, precision: Any, scale: A
     if data_type in ints:
         return ints[data_type][1 if unsigned else 0]
     if data_type == "decimal":
-        return pa.decimal128(int(precision), int(scale))
+        return decimal_type(precision, scale, *where)
     if data_type in ("float",):
         return pa.float32()
     if data_type in ("double", "real"):
@@ -264,7 +300,11 @@ class MySQLReader(SqlReader):
         out = []
         for name, data_type, column_type, precision, scale, nullable in rows:
             arrow = _mysql_arrow_type(
-                str(data_type).lower(), str(column_type).lower(), precision, scale
+                str(data_type).lower(),
+                str(column_type).lower(),
+                precision,
+                scale,
+                (self.source, table, str(name)),
             )
             out.append(
                 SourceColumn(
@@ -273,6 +313,10 @@ class MySQLReader(SqlReader):
                     arrow_type=arrow,
                     nullable=nullable == "YES",
                     zero_dates=str(data_type).lower() in ("datetime", "timestamp", "date"),
+                    # connectorx reads decimals as decimal(38,10): a finer scale would be rounded
+                    # and more than 28 integer digits would panic. Text is exact.
+                    read_as_text=pa.types.is_decimal(arrow)
+                    and (int(scale or 0) > 10 or int(precision) - int(scale or 0) > 28),
                 )
             )
         return out
@@ -302,7 +346,9 @@ class MySQLReader(SqlReader):
                 )
                 parts.append(f"case when {zero} then null else {q} end as {q}")
                 parts.append(f"{zero} as {self.quote(ZERO_FLAG + c.name)}")
-            elif c.arrow_type == pa.string() and c.source_type.lower().startswith("time"):
+            elif c.read_as_text or (
+                c.arrow_type == pa.string() and c.source_type.lower().startswith("time")
+            ):
                 parts.append(f"cast({q} as char) as {q}")
             else:
                 parts.append(q)
@@ -345,7 +391,7 @@ class MySQLReader(SqlReader):
         try:
             yield cx.read_sql(self._cx_url(), sql, return_type="arrow")
         except BaseException as exc:  # connectorx raises pyo3 panics, which are BaseException
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                 raise
             if "NaiveDate" in str(exc) and "Date(" in str(exc):
                 raise ZeroDateError(str(exc)) from None
@@ -364,7 +410,7 @@ class MySQLReader(SqlReader):
 
 
 def _pg_arrow_type(
-    data_type: str, udt: str, precision: Any, scale: Any, column: str, source: str
+    data_type: str, precision: Any, scale: Any, where: tuple[str, str, str]
 ) -> pa.DataType:
     simple = {
         "smallint": pa.int16(),
@@ -380,12 +426,7 @@ def _pg_arrow_type(
     if data_type in simple:
         return simple[data_type]
     if data_type == "numeric":
-        if precision is None:
-            raise LoaderError(
-                f"{source}: column {column} is an unconstrained numeric; raw needs a precision and scale "
-                "to keep values exact (alter it to numeric(p,s) in the source)"
-            )
-        return pa.decimal128(int(precision), int(scale or 0))
+        return decimal_type(precision, scale, *where)
     return pa.string()  # text, varchar, char, json, jsonb, uuid, enums and the rest (cast to text)
 
 
@@ -399,6 +440,7 @@ class PostgresReader(SqlReader):
         super().__init__(conn, source)
         self.schema = schema
         self._duck: Any = None
+        self._as_text: dict[str, list[SourceColumn]] = {}  # tables read through postgres_query
 
     def libpq(self) -> str:
         c = self.conn
@@ -451,24 +493,44 @@ class PostgresReader(SqlReader):
                 f"{self.source}.{table}: table {self.schema}.{table} not found in database "
                 f"{self.conn.database!r} at {self.conn.where()}; check the table name or the credentials' database"
             )
-        return [
-            SourceColumn(
-                name=name,
-                source_type=data_type if data_type != "USER-DEFINED" else udt,
-                arrow_type=_pg_arrow_type(
-                    data_type, udt, precision, scale, f"{self.schema}.{table}.{name}", self.source
-                ),
-                nullable=nullable == "YES",
-                is_json=data_type in ("json", "jsonb"),
+        out = []
+        for name, data_type, udt, precision, scale, nullable in rows:
+            arrow = _pg_arrow_type(data_type, precision, scale, (self.source, table, name))
+            out.append(
+                SourceColumn(
+                    name=name,
+                    source_type=data_type if data_type != "USER-DEFINED" else udt,
+                    arrow_type=arrow,
+                    nullable=nullable == "YES",
+                    is_json=data_type in ("json", "jsonb"),
+                    # DuckDB's scanner reads numerics wider than 38 digits, or unconstrained,
+                    # as DOUBLE: such tables are read through PostgreSQL itself, as text.
+                    read_as_text=data_type == "numeric"
+                    and (precision is None or int(precision) > MAX_DECIMAL_DIGITS),
+                )
             )
-            for name, data_type, udt, precision, scale, nullable in rows
-        ]
+        if any(c.read_as_text for c in out):
+            self._as_text[table] = out
+        else:
+            self._as_text.pop(table, None)
+        return out
 
     def quote(self, ident: str) -> str:
         return '"' + ident.replace('"', '""') + '"'
 
     def qualified(self, table: str) -> str:
-        return f"pg.{self.quote(self.schema)}.{self.quote(table)}"
+        name = f"{self.quote(self.schema)}.{self.quote(table)}"
+        columns = self._as_text.get(table)
+        if columns is None:
+            return f"pg.{name}"
+        select = ", ".join(
+            f"{self.quote(c.name)}::text as {self.quote(c.name)}"
+            if c.read_as_text
+            else self.quote(c.name)
+            for c in columns
+        )
+        query = f"select {select} from {name}".replace("'", "''")
+        return f"postgres_query('pg', '{query}')"
 
     def select_list(
         self, columns: Sequence[SourceColumn], rewrite: Mapping[str, str] | None = None
@@ -538,7 +600,7 @@ def _sqlite_arrow_type(declared: str) -> tuple[pa.DataType, bool]:
         return pa.bool_(), False
     m = re.match(r"(decimal|numeric)\((\d+),\s*(\d+)\)", t)
     if m:
-        return pa.decimal128(int(m[2]), int(m[3])), False
+        return pa.decimal128(min(int(m[2]), MAX_DECIMAL_DIGITS), int(m[3])), False
     if t.startswith(("datetime", "timestamp")):
         return UTC_US, True
     if t.startswith("date"):
@@ -581,6 +643,9 @@ class SQLiteReader(SqlReader):
 
     def timestamp_literal(self, us: int) -> str:
         return f"'{_fmt_ts(us)}'"
+
+    def key_range(self, expression: str, size: int) -> str:
+        return f"({expression} / {size})"  # integer division: SQLite has no floor() everywhere
 
     def select_list(
         self, columns: Sequence[SourceColumn], rewrite: Mapping[str, str] | None = None
@@ -628,6 +693,18 @@ def open_reader(url: str, source: str, pg_schema: str = "public") -> SqlReader:
     return SQLiteReader(conn, source)
 
 
+def _first_misfit(column: pa.ChunkedArray | pa.Array, target: pa.DataType) -> str | None:
+    """The first value of `column` that cannot be cast to `target` exactly, as text (error path only)."""
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        for i in range(len(chunk)):
+            value = chunk[i : i + 1]
+            try:
+                value.cast(target, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return repr(value[0].as_py())[:80]
+    return None
+
+
 def to_target(
     table: pa.Table,
     columns: Sequence[SourceColumn],
@@ -656,10 +733,19 @@ def to_target(
             elif col.type != c.arrow_type:
                 col = col.cast(c.arrow_type, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise LoaderError(
-                f"{source}.{name}: column {c.name} ({c.source_type}) does not fit {c.arrow_type} without "
-                f"losing data ({str(exc).splitlines()[0][:160]}); fix the source or run --full-refresh --table {name}"
+            example = _first_misfit(col, c.arrow_type)
+            raise ColumnTypeError(
+                f"{source}.{name}: column {c.name} ({c.source_type}) holds a value that does not fit "
+                f"{c.arrow_type} without losing data"
+                + (f" (e.g. {example})" if example else f" ({str(exc).splitlines()[0][:160]})")
+                + f"; fix the source or run --full-refresh --table {name}"
             ) from None
         arrays.append(col)
-    fields = [pa.field(c.name, c.arrow_type, nullable=c.name not in not_null) for c in columns]
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), zeros
+    return pa.Table.from_arrays(arrays, schema=target_schema(columns, not_null)), zeros
+
+
+def target_schema(columns: Sequence[SourceColumn], not_null: Sequence[str] = ()) -> pa.Schema:
+    """The Arrow schema raw receives: the columns' types, nullable except `not_null`."""
+    return pa.schema(
+        [pa.field(c.name, c.arrow_type, nullable=c.name not in not_null) for c in columns]
+    )

@@ -33,7 +33,14 @@ from dlt.common.schema.typing import TColumnSchema, TSchemaContractDict
 
 from .deletes import DeleteContext, DeleteStrategy
 from .errors import LoaderError
-from .sql_readers import ANY_ZERO, SourceColumn, SqlReader, ZeroDateError, to_target
+from .sql_readers import (
+    ANY_ZERO,
+    SourceColumn,
+    SqlReader,
+    ZeroDateError,
+    target_schema,
+    to_target,
+)
 
 DELETED_COLUMN = "_source_deleted"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,6 +62,8 @@ class TablePlan:
     columns: list[SourceColumn]
     mode: str  # full | incremental | backfill
     reason: str = ""
+    atomic: bool = False  # raw holds the table: reload through staging and swap it in
+    retype: tuple[str, ...] = ()  # columns whose type changed (a --full-refresh converts them)
 
 
 @dataclasses.dataclass
@@ -70,6 +79,13 @@ class TableMetrics:
     load_seconds: float = 0.0
     error: str | None = None
     note: str = ""
+    interrupted: bool = False  # stopped by a signal; the next run finishes what was extracted
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        return "failed" if self.error else "ok"
 
     @property
     def seconds(self) -> float:
@@ -157,18 +173,28 @@ def _read_chunks(
     table: str,
     state: dict[str, Any],
     convert: Callable[[pa.Table], tuple[pa.Table, int]],
+    where_all: str,
 ) -> Iterator[tuple[pa.Table, int]]:
     """Read queries 0..n-1 in order, fetching the next while the caller works on the current.
 
-    Columns are read as they are until a MySQL zero date turns up: the columns holding one
-    are then found (in that batch only), rewritten in this and every later query (remembered in
-    `state`, so later runs start with them), and the batch is read again.
+    MySQL zero dates, which the driver cannot read (it panics), are found before reading: one
+    aggregate over the rows this run reads (`where_all`) tells which date columns hold them, and
+    those are rewritten in every query (remembered in `state`, so later runs skip the check for
+    them). Should one still turn up (a row changed between the check and the read), its columns
+    are found in that batch, rewritten, and the batch is read again.
     """
     candidates = [c.name for c in columns if c.zero_dates]
     known = state.get("zero_date_columns", {})
     rewrite: dict[str, str] = (
         dict.fromkeys(candidates, ANY_ZERO) if reader.always_rewrite_zero_dates else dict(known)
     )
+    unknown = [c for c in candidates if rewrite.get(c) != ANY_ZERO]
+    if n and unknown:
+        found = reader.zero_date_columns(table, where_all, unknown)
+        upgraded = {c: level for c, level in found.items() if rewrite.get(c) != level}
+        if upgraded:
+            rewrite = {**rewrite, **upgraded}
+            state["zero_date_columns"] = dict(sorted(rewrite.items()))
 
     def fetch(i: int, rewrite: dict[str, str]) -> list[tuple[pa.Table, int]]:
         # Read and cast on the prefetch thread (both release the GIL): the caller's thread
@@ -283,8 +309,17 @@ def sql_table_resource(
             return to_target(batch, plan.columns, source, spec.name, spec.primary_key)
 
         done = 0
+        yielded = False
         for data, zeros in _read_chunks(
-            reader, make_query, chunk_where, len(ranges), plan.columns, spec.name, state, convert
+            reader,
+            make_query,
+            chunk_where,
+            len(ranges),
+            plan.columns,
+            spec.name,
+            state,
+            convert,
+            filters,
         ):
             metrics.rows_extracted += data.num_rows
             metrics.zero_dates += zeros
@@ -294,9 +329,13 @@ def sql_table_resource(
             metrics.rows_loaded += data.num_rows
             progress.update(source, spec.name, plan.mode, done, int(count or 0), started)
             if data.num_rows:
+                yielded = True
                 yield data
+        if not yielded and plan.mode != "incremental":
+            # An empty source table still gets its raw table, with every declared column.
+            yield target_schema(plan.columns, spec.primary_key).empty_table()
         if plan.mode == "incremental" and spec.deletes is not None:
-            gone = deletes.gone(spec.name, spec.deletes, since, reader.timestamp_literal(since))
+            gone = deletes.gone(spec.name)
             if gone is not None and gone.num_rows:
                 metrics.rows_deleted += gone.num_rows
                 # Keys are never null: say so, or dlt warns that the batch's hints differ.
@@ -306,6 +345,8 @@ def sql_table_resource(
                 )
         if high_water is not None:
             state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
+        else:  # an empty table: later rows are all new, read incrementally from the start
+            state.setdefault("cursor_us", 0)
         metrics.extract_seconds += time.perf_counter() - started
 
     return rows

@@ -15,11 +15,13 @@ from typing import Any
 import dlt
 
 from ..common.deletes import RawAccess
+from ..common.locks import source_lock
 from ..common.runner import (
     emit,
     existing_tables,
     load_resources,
     open_pipeline,
+    pipelines_dir,
     secret,
     select_tables,
 )
@@ -54,20 +56,26 @@ def run_hubspot(
     client = make_client(base_url, token, session)
     # The token, the scopes and the network are checked before anything is written.
     check_response(client.get("/crm/v3/properties/contacts"), "the properties API")
-    pipeline = open_pipeline("hubspot", destination, "raw_hubspot", TABLES)
-    raw = RawAccess(pipeline, existing_tables(pipeline, TABLES))
-    metrics = {t: TableMetrics("hubspot", t, "-") for t in names}
-    ctx = HubSpotContext(
-        client=client,
-        raw=raw,
-        metrics=metrics,
-        progress=Progress(emit),
-        full_refresh=full_refresh,
-        crm_lag_ms=int(setting("crm_lag_seconds", 600) * 1000),
-        events_lag_ms=int(setting("events_lag_seconds", 3600) * 1000),
-    )
-    resources = [RESOURCES[t](ctx) for t in names]
-    results = load_resources(pipeline, "hubspot", resources, metrics, raw, full_refresh)
+    with source_lock(pipelines_dir(), "hubspot", destination):
+        pipeline, recovered = open_pipeline("hubspot", destination, "raw_hubspot", TABLES)
+        raw = RawAccess(pipeline, existing_tables(pipeline, TABLES))
+        metrics = {t: TableMetrics("hubspot", t, "-") for t in names}
+        ctx = HubSpotContext(
+            client=client,
+            raw=raw,
+            metrics=metrics,
+            progress=Progress(emit),
+            full_refresh=full_refresh,
+            crm_lag_ms=int(setting("crm_lag_seconds", 600) * 1000),
+            events_lag_ms=int(setting("events_lag_seconds", 3600) * 1000),
+        )
+        resources = [RESOURCES[t](ctx) for t in names]
+        if full_refresh:  # the whole portal again, swapped in atomically: records gone go too
+            for resource in resources:
+                resource.apply_hints(write_disposition="replace")
+        results = recovered + load_resources(
+            pipeline, "hubspot", resources, metrics, raw, atomic_replace=full_refresh
+        )
     stats = session.stats
     emit(
         f"  hubspot: {stats.requests} requests, {stats.rate_limited} answered 429, "

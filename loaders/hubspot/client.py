@@ -127,7 +127,13 @@ class HubSpotSession(requests.Session):
             self.stats.requests += 1
             try:
                 response = super().send(request, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                # the connection dropped in the middle of the answer (IncompleteRead)
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
                 errors += 1
                 if errors >= self.max_attempts:
                     raise LoaderError(
@@ -150,6 +156,8 @@ class HubSpotSession(requests.Session):
                     )
                 self._sleep(_retry_after(response))
                 continue
+            if status == 403 and _category(response) == "MISSING_SCOPES":
+                raise MissingScopes(_auth_message(response), _required_scopes(response))
             if status in (401, 403):
                 raise LoaderError(_auth_message(response))
             if status >= 500:
@@ -176,12 +184,37 @@ def _retry_after(response: requests.Response) -> float:
         return 1.0
 
 
-def _auth_message(response: requests.Response) -> str:
+class MissingScopes(LoaderError):
+    """403 MISSING_SCOPES: the private app lacks a scope (a portal without Marketing Hub)."""
+
+    def __init__(self, message: str, scopes: list[str]) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+
+
+def _body(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    category = body.get("category", "")
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _category(response: requests.Response) -> str:
+    return str(_body(response).get("category", ""))
+
+
+def _required_scopes(response: requests.Response) -> list[str]:
+    scopes: list[str] = []
+    for error in _body(response).get("errors") or []:
+        context = error.get("context") or {}
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            scopes += [str(s) for s in context.get(key) or []]
+    return scopes
+
+
+def _auth_message(response: requests.Response) -> str:
+    category = _category(response)
     if response.status_code == 401:
         return (
             f"hubspot: the access token was rejected (401 {category}); set SOURCES__HUBSPOT__ACCESS_TOKEN "

@@ -31,7 +31,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from ..common.deletes import RawAccess
 from ..common.errors import LoaderError
 from ..common.sql_table import Progress, TableMetrics
-from .client import check_response
+from .client import MissingScopes, check_response
 
 PAGE = 100  # list endpoints
 SEARCH_PAGE = 200
@@ -105,6 +105,9 @@ class HubSpotContext:
     crm_lag_ms: int
     events_lag_ms: int
     now_ms: int = dataclasses.field(default_factory=lambda: int(time.time() * 1000))
+    # Tables whose endpoint the portal did not serve this run: their cursors stay put, so
+    # everything is read once the scope is granted.
+    unserved: set[str] = dataclasses.field(default_factory=set)
     _properties: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def properties(self, obj: str) -> list[str]:
@@ -410,11 +413,37 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
                 metrics.rows_loaded += len(rows)
                 metrics.rows_deleted += len(rows)
                 yield rows
+        if not done and not metrics.rows_loaded and not ctx.raw.has(obj):
+            yield _empty_table(_crm_hints(obj, properties))
         state["cursor_ms"] = end
         state["properties"] = properties
         metrics.extract_seconds += time.perf_counter() - started
 
     return records
+
+
+def _empty_table(hints: list[TColumnSchema]) -> Any:
+    """What a resource yields when it read nothing: its table, empty, with every declared column."""
+    return dlt.mark.with_hints(
+        dlt.mark.materialize_table_schema(), dlt.mark.make_hints(columns=hints)
+    )
+
+
+def _unless_missing_scope(
+    ctx: HubSpotContext, table: str, pages: Iterator[list[dict[str, Any]]]
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of an endpoint a portal may not serve (marketing APIs need Marketing Hub): a 403
+    MISSING_SCOPES there means no rows and a one-line warning naming the scope, not a failure."""
+    try:
+        yield from pages
+    except MissingScopes as exc:
+        scopes = ", ".join(exc.scopes) or "unknown"
+        ctx.progress.emit(
+            f"  hubspot.{table}: warning: the private app lacks scope {scopes} "
+            "(403 MISSING_SCOPES); nothing read, the table stays as it was (empty at first)"
+        )
+        ctx.metrics[table].note = f"missing scope {scopes}: nothing read"
+        ctx.unserved.add(table)
 
 
 def _inline_associations(record: dict[str, Any]) -> dict[str, list[str]]:
@@ -431,6 +460,9 @@ def _iso(ms: int) -> str:
 ID_HINT: TColumnSchema = {"name": "id", "data_type": "text", "nullable": False, "primary_key": True}
 CAMPAIGN_HINTS: list[TColumnSchema] = [ID_HINT]
 CAMPAIGN_HINTS += [{"name": p, "data_type": "text", "nullable": True} for p in CAMPAIGN_PROPERTIES]
+CAMPAIGN_HINTS += [
+    {"name": c, "data_type": "timestamp", "nullable": True} for c in ("created_at", "updated_at")
+]
 
 
 def campaigns_resource(ctx: HubSpotContext) -> Any:
@@ -450,12 +482,13 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )
-        for page in ctx.client.paginate(
+        pages = ctx.client.paginate(
             "/marketing/v3/campaigns",
             params={"limit": 100, "properties": ",".join(CAMPAIGN_PROPERTIES)},
             paginator=paginator,
             data_selector="results",
-        ):
+        )
+        for page in _unless_missing_scope(ctx, "campaigns", pages):
             metrics.rows_extracted += len(page)
             rows = [
                 {
@@ -470,6 +503,8 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
             metrics.rows_loaded += len(rows)
             if rows:
                 yield rows
+        if not metrics.rows_loaded and not ctx.raw.has("campaigns"):
+            yield _empty_table(CAMPAIGN_HINTS)
         metrics.extract_seconds += time.perf_counter() - started
 
     return campaigns
@@ -526,9 +561,10 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )
-        for page in ctx.client.paginate(
+        pages = ctx.client.paginate(
             "/marketing/v3/emails", params=params, paginator=paginator, data_selector="results"
-        ):
+        )
+        for page in _unless_missing_scope(ctx, "marketing_emails", pages):
             metrics.rows_extracted += len(page)
             rows = []
             for e in page:
@@ -553,7 +589,10 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
             metrics.rows_loaded += len(rows)
             if rows:
                 yield rows
-        state["cursor_ms"] = ctx.now_ms
+        if not metrics.rows_loaded and not ctx.raw.has("marketing_emails"):
+            yield _empty_table(MARKETING_EMAIL_HINTS)
+        if "marketing_emails" not in ctx.unserved:
+            state["cursor_ms"] = ctx.now_ms
         metrics.extract_seconds += time.perf_counter() - started
 
     return emails
@@ -585,12 +624,13 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
             cursor_path="offset", cursor_param="offset", has_more_path="hasMore"
         )
         done = 0
-        for page in ctx.client.paginate(
+        pages = ctx.client.paginate(
             "/email/public/v1/events",
             params={"startTimestamp": start, "endTimestamp": end, "limit": 1000},
             paginator=paginator,
             data_selector="events",
-        ):
+        )
+        for page in _unless_missing_scope(ctx, "email_events", pages):
             metrics.rows_extracted += len(page)
             rows = [e for e in page if f"{e['id']}|{e['created']}" not in known]
             metrics.rows_loaded += len(rows)
@@ -598,7 +638,10 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
             ctx.progress.update("hubspot", "email_events", metrics.mode, done, None, started)
             if rows:
                 yield rows
-        state["cursor_ms"] = end
+        if not metrics.rows_loaded and not ctx.raw.has("email_events"):
+            yield _empty_table(EMAIL_EVENT_HINTS)
+        if "email_events" not in ctx.unserved:
+            state["cursor_ms"] = end
         metrics.extract_seconds += time.perf_counter() - started
 
     return events

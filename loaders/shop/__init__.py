@@ -7,7 +7,7 @@ its items and its payments: order keys are compared with raw to find them, and i
 payments go with their order (see loaders.common.deletes).
 """
 
-from ..common.deletes import KeyScan, WithParent
+from ..common.deletes import KeyScan
 from ..common.runner import SqlSourceSpec
 from ..common.sql_table import TableSpec
 
@@ -18,8 +18,7 @@ SOURCE = SqlSourceSpec(
     tables=(
         TableSpec("customers", ("customer_id",)),
         TableSpec("orders", ("order_id",), deletes=KeyScan()),
-        # Purged with their order; an item removed from a live order changes that order.
-        TableSpec("order_items", ("order_item_id",), deletes=WithParent("orders", "order_id")),
-        TableSpec("payments", ("payment_id",), deletes=WithParent("orders", "order_id")),
+        TableSpec("order_items", ("order_item_id",), deletes=KeyScan()),
+        TableSpec("payments", ("payment_id",), deletes=KeyScan()),
     ),
 )

@@ -6,7 +6,8 @@
     SHOPSPHERE_TEST_KILL_AT=load:N     ... after N load jobs have written into the warehouse.
 
 No cleanup runs (no atexit, no finally), exactly as when the OOM killer or a power cut stops a
-real run. Used by tests/loaders/test_crash_safety.py only.
+real run. With SHOPSPHERE_TEST_SIGNAL=TERM the process sends itself SIGTERM instead, as a
+scheduler or `kill` does, and the loader's own handling runs. Used by the crash and fault tests.
 """
 
 import os
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 where, _, count = os.environ["SHOPSPHERE_TEST_KILL_AT"].partition(":")
 left = int(count)
+SIGNAL = signal.SIGTERM if os.environ.get("SHOPSPHERE_TEST_SIGNAL") == "TERM" else signal.SIGKILL
 
 
 def _tick() -> None:
@@ -26,7 +28,9 @@ def _tick() -> None:
     left -= 1
     if left <= 0:
         sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+        if SIGNAL == signal.SIGTERM and left < 0:
+            return  # one SIGTERM only: a second one would mean "stop now" to dlt
+        os.kill(os.getpid(), SIGNAL)
 
 
 if where == "extract":
