@@ -1,6 +1,8 @@
 """`python -m world ...`: create, change, serve and inspect the source world.
 
     python -m world create --orders 20000 --seed 42     # fill shop, catalog and the HubSpot portal
+    python -m world create --variant                    # ... with what production holds and the
+                                                        # default world never makes (world/variant.py)
     python -m world change --fraction 0.01 [--new-column]
     python -m world serve-hubspot --port 8765
     python -m world env                                 # the loaders' settings for this world
@@ -43,6 +45,7 @@ class Manifest:
     hubspot_store: str
     changes: int = 0
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
+    variant: dict[str, int] = dataclasses.field(default_factory=dict)  # surprise -> rows
 
     @staticmethod
     def path(world_dir: str) -> Path:
@@ -73,9 +76,15 @@ def resolve_urls(world_dir: str, shop_url: str | None, catalog_url: str | None) 
 
 
 def create_world(
-    cfg: WorldConfig, world_dir: str, shop_url: str, catalog_url: str, quiet: bool = False
+    cfg: WorldConfig,
+    world_dir: str,
+    shop_url: str,
+    catalog_url: str,
+    quiet: bool = False,
+    variant: bool = False,
 ) -> tuple[Manifest, dict[str, float], dict[str, int]]:
-    """Generate `cfg` and load it into the shop, the catalog and the HubSpot store."""
+    """Generate `cfg` and load it into the shop, the catalog and the HubSpot store; with
+    `variant`, then apply world.variant's surprises to them."""
     from .catalog_db import CatalogDB
     from .generate import generate
     from .hubspot_store import HubSpotStore
@@ -116,6 +125,19 @@ def create_world(
             for k, v in step("hubspot: load portal", lambda: store.load(world.db, created)).items()
         }
     )
+    report = world.report()
+    surprises: dict[str, int] = {}
+    if variant:
+        from .variant import apply_variant, future_orders
+
+        surprises = step(
+            "variant: surprises", lambda: apply_variant(shop, catalog, store, cfg.as_of)
+        )
+        # Orders moved years back or far ahead change how many are in the future.
+        report["future_placed_at"]["rows"] = future_orders(shop, cfg.as_of)
+        report["future_placed_at"]["rate"] = round(
+            report["future_placed_at"]["rows"] / report["future_placed_at"]["of"], 5
+        )
     manifest = Manifest(
         seed=cfg.seed,
         orders=cfg.orders,
@@ -124,7 +146,8 @@ def create_world(
         shop_url=shop_url,
         catalog_url=catalog_url,
         hubspot_store=store_path,
-        report=world.report(),
+        report=report,
+        variant=surprises,
     )
     manifest.save(world_dir)
     return manifest, timings, rows
@@ -145,7 +168,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     print(f"world: {cfg.orders} orders, seed {cfg.seed}, as of {cfg.as_of.date()}")
     print(f"  shop    {redact(shop_url)}\n  catalog {redact(catalog_url)}")
     t0 = time.perf_counter()
-    manifest, timings, rows = create_world(cfg, args.world_dir, shop_url, catalog_url)
+    manifest, timings, rows = create_world(
+        cfg, args.world_dir, shop_url, catalog_url, variant=args.variant
+    )
     total = time.perf_counter() - t0
     shop_catalog = sum(
         v for k, v in timings.items() if k.startswith(("generate", "shop", "catalog"))
@@ -153,6 +178,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     print(f"  {'total':<28} {total:7.1f} s   (generate + shop + catalog: {shop_catalog:.1f} s)")
     print("\n  " + "  ".join(f"{k}={v}" for k, v in rows.items()))
     print_report(manifest.report)
+    if manifest.variant:
+        print(f"\n  {'variant surprise':<48} {'rows':>8}")
+        for surprise, count in manifest.variant.items():
+            print(f"  {surprise:<48} {count:>8}")
     return 0
 
 
@@ -234,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--contacts", type=int, help="HubSpot contacts (default: from customers)")
     create.add_argument("--shop-url")
     create.add_argument("--catalog-url")
+    create.add_argument(
+        "--variant",
+        action="store_true",
+        help="add what production holds and the default world never makes (world/variant.py)",
+    )
     create.set_defaults(func=cmd_create)
     change = sub.add_parser("change", help="apply a day of change")
     change.add_argument("--fraction", type=float, default=0.01)

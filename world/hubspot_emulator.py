@@ -216,6 +216,9 @@ class HubSpotEmulator:
     ) -> None:
         self.store = HubSpotStore(store_path)
         self.config = config or EmulatorConfig()
+        if not self.config.missing_scopes:  # a variant portal without Marketing Hub says so
+            stored = self.store.get_meta("missing_scopes", {})
+            self.config.missing_scopes = dict(stored) if isinstance(stored, dict) else {}
         self.limiter = RateLimiter(self.config)
         self.stats: collections.Counter[str] = collections.Counter()
         self.stats_lock = threading.Lock()
