@@ -173,3 +173,37 @@
         {{ to_utc_timestamp(dbt.current_timestamp()) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#
+    A raw column read as the type staging promises, whatever raw holds since a type drift (an
+    INT that became VARCHAR in the source, reloaded with --full-refresh): a value that does not
+    cast becomes NULL, and `uncastable_columns` names it for the quarantine. Never a build error.
+#}
+{% macro typed(expression, type) -%}
+    {{ return(adapter.dispatch('typed')(expression, type)) }}
+{%- endmacro %}
+
+{% macro default__typed(expression, type) -%}
+    try_cast({{ expression }} as {{ type }})
+{%- endmacro %}
+
+{# Snowflake's TRY_CAST takes text only. #}
+{% macro snowflake__typed(expression, type) -%}
+    try_cast(to_varchar({{ expression }}) as {{ type }})
+{%- endmacro %}
+
+
+{#
+    The names of the columns (a dict of column: type) whose raw value is present but did not
+    cast with `typed`, space-separated; null when every value cast. Staging keeps it as
+    `_uncastable_columns`, and the rule uncastable_value quarantines the rows.
+#}
+{% macro uncastable_columns(columns) -%}
+    nullif(trim(
+        {%- for name, type in columns.items() %}
+        coalesce(case when {{ name }} is not null and {{ typed(name, type) }} is null then '{{ name }} ' end, '')
+        {%- if not loop.last %} ||{% endif %}
+        {%- endfor %}
+    ), '')
+{%- endmacro %}

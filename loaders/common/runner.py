@@ -453,6 +453,8 @@ def load_resources(
                 one = dlt.source(name=source, max_table_nesting=0)(lambda r=resource: [r])()
                 try:
                     extracted = pipeline.extract(one, loader_file_format="parquet")
+                    # Normalized at once, against the schema its own extract left.
+                    pipeline.normalize()
                 except PipelineStepFailed as exc:
                     _fail(m, source, exc)
                     continue

@@ -269,7 +269,7 @@ issues as (
     inner join email_event_loads
         on email_events.email_event_id = email_event_loads.email_event_id
     where email_events.campaign_id is null
-
+    {{ dq_value_rule_issues() }}
 ),
 
 rules as (

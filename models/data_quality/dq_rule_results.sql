@@ -78,8 +78,8 @@ email_events as (
 
 ),
 
--- What each rule looks at: its denominator.
-checked as (
+-- What each rule looks at: its denominator (a rule may span models: summed below).
+checked_by_model as (
 
     select
         'duplicate_customer_email' as rule_name,
@@ -151,6 +151,17 @@ checked as (
         'event_without_campaign' as rule_name,
         count(*) as rows_checked
     from email_events
+    {{- dq_value_rule_checked() }}
+
+),
+
+checked as (
+
+    select
+        rule_name,
+        sum(rows_checked) as rows_checked
+    from checked_by_model
+    group by 1
 
 ),
 

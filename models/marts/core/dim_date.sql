@@ -1,9 +1,36 @@
-{#- One row per calendar day from 2020 to 2030. -#}
+{#-
+    One row per calendar day, from 1 January of the year of the earliest date the shop holds (an
+    order placed, an account opened) to 31 December of the year after the latest order or the
+    build: every date a fact can carry has its row, however old the history or far ahead the
+    clock bug stamps an order.
+-#}
+{%- set first_day -%}
+    (
+        select cast({{ dbt.date_trunc('year', 'min(earliest)') }} as date)
+        from (
+            select min(placed_at) as earliest from {{ ref('stg_shop__orders') }}
+            union all
+            select min(created_at) as earliest from {{ ref('stg_shop__customers') }}
+            union all
+            select {{ run_timestamp() }} as earliest
+        ) as first_dates
+    )
+{%- endset -%}
+{%- set after_last_day -%}
+    (
+        select cast({{ dbt.dateadd('year', 2, dbt.date_trunc('year', 'max(latest)')) }} as date)
+        from (
+            select max(placed_at) as latest from {{ ref('stg_shop__orders') }}
+            union all
+            select {{ run_timestamp() }} as latest
+        ) as last_dates
+    )
+{%- endset -%}
 with
 
 days as (
 
-    {{ dbt.date_spine('day', "cast('2020-01-01' as date)", "cast('2031-01-01' as date)") }}
+    {{ dbt.date_spine('day', first_day, after_last_day) }}
 
 ),
 

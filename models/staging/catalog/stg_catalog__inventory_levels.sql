@@ -13,10 +13,13 @@ renamed as (
         {{ surrogate_key(['product_id', 'warehouse_code']) }} as inventory_level_id,
         product_id,
         warehouse_code,
-        quantity_on_hand,
-        quantity_reserved,
-        quantity_on_hand - quantity_reserved as quantity_available,
+        {{ typed('quantity_on_hand', 'integer') }} as quantity_on_hand,
+        {{ typed('quantity_reserved', 'integer') }} as quantity_reserved,
+        {{ typed('quantity_on_hand', 'integer') }} - {{ typed('quantity_reserved', 'integer') }}
+            as quantity_available,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ uncastable_columns({'quantity_on_hand': 'integer', 'quantity_reserved': 'integer'}) }}
+            as _uncastable_columns,
         _dlt_load_id as _load_id,
         {{ load_timestamp() }} as _loaded_at
 

@@ -14,15 +14,19 @@ renamed as (
         sku,
         name as product_name,
         description as product_description,
-        category_id,
+        {{ typed('category_id', 'integer') }} as category_id,
         nullif(trim(brand), '') as brand,
-        list_price,
-        cost_price,
+        {{ typed('list_price', 'decimal(12, 2)') }} as list_price,
+        {{ typed('cost_price', 'decimal(12, 2)') }} as cost_price,
         currency as currency_code,
         attributes as product_attributes,
         is_active,
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ uncastable_columns({
+            'category_id': 'integer', 'list_price': 'decimal(12, 2)',
+            'cost_price': 'decimal(12, 2)'}) }}
+            as _uncastable_columns,
         _dlt_load_id as _load_id,
         {{ load_timestamp() }} as _loaded_at
 

@@ -12,7 +12,7 @@ renamed as (
     select
         id as deal_id,
         dealname as deal_name,
-        cast(nullif(amount, '') as decimal(18, 2)) as amount,
+        {{ typed("nullif(amount, '')", 'decimal(18, 2)') }} as amount,
         dealstage as deal_stage,
         pipeline as deal_pipeline,
         coalesce(archived, false) as is_archived,

@@ -12,12 +12,16 @@ renamed as (
     select
         order_item_id,
         order_id,
-        product_id,
-        quantity,
-        unit_price,
-        discount_amount,
-        quantity > 0 as has_positive_quantity,
+        {{ typed('product_id', 'bigint') }} as product_id,
+        {{ typed('quantity', 'integer') }} as quantity,
+        {{ typed('unit_price', 'decimal(12, 2)') }} as unit_price,
+        {{ typed('discount_amount', 'decimal(12, 2)') }} as discount_amount,
+        {{ typed('quantity', 'integer') }} > 0 as has_positive_quantity,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ uncastable_columns({
+            'product_id': 'bigint', 'quantity': 'integer',
+            'unit_price': 'decimal(12, 2)', 'discount_amount': 'decimal(12, 2)'}) }}
+            as _uncastable_columns,
         _dlt_load_id as _load_id,
         {{ load_timestamp() }} as _loaded_at
 

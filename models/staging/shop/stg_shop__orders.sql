@@ -11,23 +11,30 @@ renamed as (
 
     select
         order_id,
-        customer_id,
+        {{ typed('customer_id', 'bigint') }} as customer_id,
         status as order_status,
         currency as currency_code,
-        subtotal,
-        discount_amount,
-        shipping_amount,
-        tax_amount,
-        total_amount,
+        {{ typed('subtotal', 'decimal(12, 2)') }} as subtotal,
+        {{ typed('discount_amount', 'decimal(12, 2)') }} as discount_amount,
+        {{ typed('shipping_amount', 'decimal(12, 2)') }} as shipping_amount,
+        {{ typed('tax_amount', 'decimal(12, 2)') }} as tax_amount,
+        {{ typed('total_amount', 'decimal(12, 2)') }} as total_amount,
         channel,
         nullif(trim(utm_source), '') as utm_source,
         nullif(trim(utm_campaign), '') as utm_campaign,
         lower(nullif(trim(utm_campaign), '')) as utm_campaign_normalized,
         -- The shop's own arithmetic, broken on some rows (SPEC §2): flagged, never "fixed".
-        total_amount != subtotal - discount_amount + shipping_amount + tax_amount as has_total_mismatch,
+        {{ typed('total_amount', 'decimal(12, 2)') }} != {{ typed('subtotal', 'decimal(12, 2)') }}
+        - {{ typed('discount_amount', 'decimal(12, 2)') }} + {{ typed('shipping_amount', 'decimal(12, 2)') }}
+        + {{ typed('tax_amount', 'decimal(12, 2)') }} as has_total_mismatch,
         {{ to_utc_timestamp('placed_at') }} as placed_at,
         cast({{ to_utc_timestamp('placed_at') }} as date) as order_date,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ uncastable_columns({
+            'customer_id': 'bigint', 'subtotal': 'decimal(12, 2)',
+            'discount_amount': 'decimal(12, 2)', 'shipping_amount': 'decimal(12, 2)',
+            'tax_amount': 'decimal(12, 2)', 'total_amount': 'decimal(12, 2)'}) }}
+            as _uncastable_columns,
         _dlt_load_id as _load_id,
         {{ load_timestamp() }} as _loaded_at
 

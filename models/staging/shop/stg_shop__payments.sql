@@ -14,12 +14,13 @@ renamed as (
         order_id,
         method as payment_method,
         status as payment_status,
-        amount,
+        {{ typed('amount', 'decimal(12, 2)') }} as amount,
         currency as currency_code,
         -- Legacy rows held MySQL's zero date here; the loader turned it into NULL.
         {{ to_utc_timestamp('processed_at') }} as processed_at,
         processed_at is null and status != 'authorized' as is_missing_processed_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ uncastable_columns({'amount': 'decimal(12, 2)'}) }} as _uncastable_columns,
         _dlt_load_id as _load_id,
         {{ load_timestamp() }} as _loaded_at
 
