@@ -1,7 +1,7 @@
 """The whole pipeline end to end, as the quickstart runs it.
 
     python scripts/pipeline.py [--orders 20000] [--seed 42] [--world-dir data/world]
-                               [--warehouse data/warehouse.duckdb] [--skip-world]
+                               [--warehouse data/warehouse.duckdb] [--skip-world] [--variant]
 
 1. creates and fills the source world (embedded stand-ins unless SHOP_DATABASE_URL /
    CATALOG_DATABASE_URL point at real servers) and serves the HubSpot emulator on loopback;
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-world", action="store_true", help="reuse the world already in --world-dir"
     )
+    parser.add_argument(
+        "--variant",
+        action="store_true",
+        help="the variant world: what production holds and the default world never makes",
+    )
     args = parser.parse_args(argv)
 
     timings: dict[str, float] = {}
@@ -73,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         cfg = WorldConfig(orders=args.orders, seed=args.seed, as_of=default_as_of())
-        manifest, _, _ = create_world(cfg, args.world_dir, shop_url, catalog_url)
+        manifest, _, _ = create_world(
+            cfg, args.world_dir, shop_url, catalog_url, variant=args.variant
+        )
         print_report(manifest.report)
     timings["sources"] = time.perf_counter() - t0
 

@@ -10,7 +10,7 @@ it as they would in production:
   reserved than on hand), an empty `categories` table (every product then uncategorised);
 - HubSpot: a portal without Marketing Hub (403 MISSING_SCOPES on marketing emails, kept in the
   store's meta for the emulator), no campaigns, contacts in a lifecycle stage of its own, deals
-  in a pipeline of its own.
+  in a pipeline of its own, email events whose recipient was mistyped.
 
 Deterministic: rows are picked by key arithmetic. Returns what it changed, per surprise.
 """
@@ -159,6 +159,10 @@ def _hubspot(store: HubSpotStore) -> dict[str, int]:
         counts["hubspot.deals own pipeline stage"] = conn.execute(
             """update objects set properties = json_set(properties, '$.dealstage', 'negotiation')
                where object_type = 'deals' and id % 7 = 0"""
+        ).rowcount
+        counts["hubspot.email_events mistyped recipient"] = conn.execute(
+            """update email_events set recipient = replace(recipient, '@', '@@')
+               where seq % 97 = 0 and recipient like '%@%'"""
         ).rowcount
     store.set_meta("missing_scopes", MISSING_SCOPES)
     counts["hubspot.marketing_emails 403 MISSING_SCOPES"] = 1
