@@ -757,6 +757,19 @@ def _filter_sql(obj: str, flt: dict[str, Any]) -> tuple[str, list[Any]]:
     raise ApiError(400, "VALIDATION_ERROR", f"Unsupported operator {op}")
 
 
+def _missing_scopes(context: dict[str, list[str]]) -> ApiError:
+    """HubSpot's 403 for a private app that lacks a scope, naming it as HubSpot does."""
+    return ApiError(
+        403,
+        "MISSING_SCOPES",
+        "This app hasn't been granted all required scopes to make this call. "
+        "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+        errors=[
+            {"message": "One or more of the following scopes are required.", "context": context}
+        ],
+    )
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -826,35 +839,13 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if token in api.config.tokens_without_scopes:
                 status = 403
-                raise ApiError(
-                    403,
-                    "MISSING_SCOPES",
-                    "This app hasn't been granted all required scopes to make this call. "
-                    "Read more about required scopes here: https://developers.hubspot.com/scopes.",
-                    errors=[
-                        {
-                            "message": "One or more of the following scopes are required.",
-                            "context": {"requiredScopes": ["crm.objects.contacts.read"]},
-                        }
-                    ],
-                )
+                raise _missing_scopes({"requiredScopes": ["crm.objects.contacts.read"]})
             scope = next(
                 (v for k, v in api.config.missing_scopes.items() if path.startswith(k)), None
             )
             if scope is not None:
                 status = 403
-                raise ApiError(
-                    403,
-                    "MISSING_SCOPES",
-                    "This app hasn't been granted all required scopes to make this call. "
-                    "Read more about required scopes here: https://developers.hubspot.com/scopes.",
-                    errors=[
-                        {
-                            "message": "One or more of the following scopes are required.",
-                            "context": {"requiredGranularScopes": [scope]},
-                        }
-                    ],
-                )
+                raise _missing_scopes({"requiredGranularScopes": [scope]})
             is_search = path.endswith("/search")
             headers, limited, wait = api.limiter.check(token, is_search)
             if limited is not None:

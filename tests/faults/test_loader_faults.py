@@ -10,9 +10,11 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.fixtures.dbt import DbtProject, dbt_env
 from tests.fixtures.loading import ROOT, Warehouse
 from tests.fixtures.raw_compare import CATALOG_TABLES, SHOP_TABLES, assert_raw_equals_source
 from tests.fixtures.services import mysql_connect, pg_connect
@@ -30,19 +32,16 @@ def world(make_world: Callable[..., SourceWorld]) -> SourceWorld:
 
 
 def _shop(world: SourceWorld, *statements: str) -> None:
-    url = DbUrl.parse(world.shop_url)
-    conn = mysql_connect(url, url.database)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
+    _execute(mysql_connect, world.shop_url, statements)
 
 
 def _catalog(world: SourceWorld, *statements: str) -> None:
-    url = DbUrl.parse(world.catalog_url)
-    conn = pg_connect(url, url.database)
+    _execute(pg_connect, world.catalog_url, statements)
+
+
+def _execute(connect: Callable[..., Any], url: str, statements: tuple[str, ...]) -> None:
+    parsed = DbUrl.parse(url)
+    conn = connect(parsed, parsed.database)
     try:
         with conn.cursor() as cur:
             for statement in statements:
@@ -242,7 +241,7 @@ def test_wide_decimals_land_exactly_or_fail_their_table_alone(
 
 
 def test_type_drift_then_its_full_refresh(
-    world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse]
+    world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse], tmp_path: Path
 ) -> None:
     wh = make_warehouse(world)
     wh.load("--source", "shop")
@@ -265,6 +264,16 @@ def test_type_drift_then_its_full_refresh(
     assert_raw_equals_source(
         world.shop_url, wh.path, "raw_shop", {"order_items": ("order_item_id",)}
     )
+    # Staging still builds on the converted column: the value that does not cast reads as
+    # NULL and names its column for the quarantine (rule uncastable_shop_value).
+    dbt = DbtProject(wh.path, tmp_path / "target", dbt_env(wh.path, tmp_path / "target"))
+    dbt.run("run", "--target", "ci", "--select", "stg_shop__order_items")
+    rows = dbt.sql(
+        "select quantity, _uncastable_columns, count(*) from staging.stg_shop__order_items "
+        "group by all order by 2 nulls first"
+    )
+    assert rows[-1][:2] == (None, "quantity") and rows[-1][2] == 1, rows
+    assert all(r[1] is None and r[0] is not None for r in rows[:-1])
 
 
 # -- the audit tells the truth -----------------------------------------------------------------
