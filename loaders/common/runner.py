@@ -248,19 +248,6 @@ def replace_strategy(strategy: str) -> Iterator[None]:
             os.environ[key] = old
 
 
-def normalize_and_load(pipeline: dlt.Pipeline) -> LoadInfo:
-    """Normalize and load every pending package (one per table extracted).
-
-    dlt migrates the destination per package, for that package's tables only, and skips a
-    schema version it has stored already: packages extracted one after another can share a
-    version, and a later table's new column (the tombstone flag of its first merge) would never
-    be added. Syncing the schema once first migrates every table before any package loads.
-    """
-    pipeline.normalize()
-    pipeline.sync_schema()
-    return pipeline.load()
-
-
 def finish_interrupted(
     pipeline: dlt.Pipeline, source: str, tables: Sequence[TableSpec]
 ) -> list[TableMetrics]:
@@ -282,7 +269,8 @@ def finish_interrupted(
             *pipeline.list_extracted_load_packages(),
             *pipeline.list_normalized_load_packages(),
         ]
-        normalize_and_load(pipeline)
+        pipeline.normalize()
+        pipeline.load()
     except PipelineStepFailed as exc:
         raise LoaderError(
             f"{source}: could not finish the interrupted load: {_root(exc)}"
@@ -431,57 +419,78 @@ def load_resources(
 ) -> list[TableMetrics]:
     """Extract, normalize and load the resources; figures (or the error) land in `metrics`.
 
-    Each table is extracted into a package of its own, so a table that fails (a value that
-    does not fit, a scope the portal lacks) fails alone: its rows never reach raw and the other
-    tables still load. A reload of a table raw holds (atomic_replace) goes through staging and
-    is swapped in atomically; a first load has nothing to protect and writes straight into the
-    table. `rows_loaded` ends as what raw committed: zero for a table whose load did not
-    complete, and the status `interrupted` when a signal stopped the run.
+    All tables go into one load package. A table that fails to extract (a value that does not
+    fit, a type drift) fails alone: the extraction, which dlt discards whole, is run again
+    without it, so its rows never reach raw and the other tables still load. A reload of a
+    table raw holds (atomic_replace) goes through staging and is swapped in atomically; a first
+    load has nothing to protect and writes straight into the table. `rows_loaded` ends as what
+    raw committed: zero when the load did not complete, with the status `interrupted` when a
+    signal stopped the run.
     """
-    load_ids: dict[str, str] = {}
+    pending = list(resources)
+    load_id: str | None = None
     info: LoadInfo | None = None
-    load_failure: PipelineStepFailed | None = None
     try:
         # raw's session stays open through extraction: on DuckDB it keeps the database open,
         # so the many short reads do not each checkpoint the file.
         try:
-            for resource in resources:
-                m = metrics[resource.name]
-                if _stopped(metrics):
-                    m.error, m.interrupted = f"{source}.{m.table}: not started (interrupted)", True
-                    continue
-                one = dlt.source(name=source, max_table_nesting=0)(lambda r=resource: [r])()
+            while pending:
                 try:
-                    extracted = pipeline.extract(one, loader_file_format="parquet")
-                    # Normalized at once, against the schema its own extract left.
-                    pipeline.normalize()
+                    extracted = pipeline.extract(
+                        _dlt_source(source, list(pending)), loader_file_format="parquet"
+                    )
                 except PipelineStepFailed as exc:
-                    _fail(m, source, exc)
+                    failed = _failed_resource(exc)
+                    if failed is None or is_interrupt(exc) or failed not in metrics:
+                        for r in pending:
+                            _fail(metrics[r.name], source, exc)
+                        break
+                    _fail(metrics[failed], source, exc)
+                    pending = [r for r in pending if r.name != failed]
+                    for r in pending:  # read again from the start
+                        _restart(metrics[r.name])
                     continue
-                if extracted.loads_ids:
-                    load_ids[m.table] = extracted.loads_ids[-1]
+                load_id = extracted.loads_ids[-1] if extracted.loads_ids else None
+                break
         finally:
             raw.close()
-        if load_ids:
+        if load_id is not None:
             strategy = "insert-from-staging" if atomic_replace else "truncate-and-insert"
             with replace_strategy(strategy):
                 try:
-                    info = normalize_and_load(pipeline)
+                    pipeline.normalize()
+                    info = pipeline.load()
                 except PipelineStepFailed as exc:
-                    load_failure = exc
+                    for r in pending:
+                        _fail(metrics[r.name], source, exc)
     except Interrupted as exc:
         for m in metrics.values():
             if not m.error:
                 m.error, m.interrupted = f"{source}.{m.table}: {exc}", True
-    committed = _count_committed(pipeline, metrics, load_ids)
-    if load_failure is not None:  # packages load one by one: those before the failure are in
-        for name in load_ids:
-            if name not in committed:
-                _fail(metrics[name], source, load_failure)
+    _count_committed(pipeline, metrics, load_id)
     load_seconds = _load_seconds(info)
     for m in metrics.values():
         m.load_seconds = load_seconds.get(m.table, 0.0)
     return list(metrics.values())
+
+
+def _dlt_source(name: str, resources: list[Any]) -> Any:
+    return dlt.source(name=name, max_table_nesting=0)(lambda: resources)()
+
+
+def _failed_resource(exc: BaseException | None) -> str | None:
+    """The resource whose extraction raised, from dlt's exception chain."""
+    while exc is not None:
+        name = getattr(exc, "pipe_name", None)
+        if name:
+            return str(name)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _restart(m: TableMetrics) -> None:
+    m.rows_extracted = m.rows_loaded = m.rows_deleted = m.zero_dates = 0
+    m.extract_seconds = 0.0
 
 
 class Interrupted(LoaderError):
@@ -509,25 +518,22 @@ def is_interrupt(exc: BaseException | None) -> bool:
 
 
 def _count_committed(
-    pipeline: dlt.Pipeline, metrics: dict[str, TableMetrics], load_ids: dict[str, str]
-) -> set[str]:
-    """The tables whose load package completed; every other table's rows_loaded becomes zero."""
-    done: set[str] = set()
-    if load_ids:
+    pipeline: dlt.Pipeline, metrics: dict[str, TableMetrics], load_id: str | None
+) -> None:
+    """Zero rows_loaded and rows_deleted of every table unless its load package completed."""
+    done = False
+    if load_id is not None:
         with contextlib.suppress(Exception), pipeline.sql_client() as client:
-            marks = ", ".join(["%s"] * len(load_ids))
             table = client.make_qualified_table_name("_dlt_loads")
             with client.execute_query(
-                f"select load_id from {table} where status = 0 and load_id in ({marks})",
-                *load_ids.values(),
+                f"select count(*) from {table} where status = 0 and load_id = %s", load_id
             ) as cur:
-                done = {str(r[0]) for r in cur.fetchall()}
-    committed = {name for name, load_id in load_ids.items() if load_id in done}
+                row = cur.fetchone()
+            done = bool(row and row[0])
     for m in metrics.values():
-        if m.table not in committed:
+        if not done or m.error:
             m.rows_loaded = 0
             m.rows_deleted = 0
-    return committed
 
 
 def pipelines_dir() -> str:
