@@ -497,10 +497,6 @@ class Interrupted(LoaderError):
     """A signal (SIGTERM, SIGINT) asked the run to stop."""
 
 
-def _stopped(metrics: dict[str, TableMetrics]) -> bool:
-    return any(m.interrupted for m in metrics.values())
-
-
 def _fail(m: TableMetrics, source: str, exc: BaseException) -> None:
     message = _root(exc)
     m.interrupted = m.interrupted or is_interrupt(exc)
