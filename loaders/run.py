@@ -5,7 +5,11 @@
 
 Incremental by default; `--full-refresh` reloads the selected source or tables from scratch.
 Progress goes to stderr; a summary table per source and table goes to stdout, and the same
-figures are appended to `loader_audit.load_runs` in the warehouse. Exit code 1 on any failure.
+figures are appended to `loader_audit.load_runs` in the warehouse.
+
+Exit codes (loaders/common/errors.py): 0 all loaded; 1 a terminal failure (fix, then rerun);
+2 a wrong command line; 75 only transient failures (a source down, HubSpot 5xx/429, a lock
+held by another run): retry later.
 
 Settings (environment or .dlt/secrets.toml): SOURCES__SHOP__CREDENTIALS,
 SOURCES__CATALOG__CREDENTIALS, SOURCES__HUBSPOT__ACCESS_TOKEN; the DuckDB file in
@@ -22,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from .common.errors import LoaderError
+from .common.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
 from .common.report import print_summary, write_audit
 from .common.runner import Interrupted, SqlSourceSpec, emit, is_interrupt, run_sql_source
 from .common.sql_table import TableMetrics
@@ -30,7 +34,7 @@ from .common.sql_table import TableMetrics
 SOURCES = ["shop", "catalog", "hubspot"]
 
 
-def _sql_source(name: str) -> SqlSourceSpec:
+def sql_source(name: str) -> SqlSourceSpec:
     if name == "shop":
         from .shop import SOURCE as SHOP
 
@@ -45,7 +49,7 @@ def _runner(name: str) -> Callable[[Sequence[str] | None, bool, str], list[Table
         from .hubspot import run_hubspot
 
         return run_hubspot
-    spec = _sql_source(name)
+    spec = sql_source(name)
     return lambda tables, full_refresh, destination: run_sql_source(
         spec, tables, full_refresh, destination
     )
@@ -109,34 +113,60 @@ def main(argv: list[str] | None = None) -> int:
             "(name them as source.table, e.g. shop.orders)"
         )
     started = datetime.now(UTC)
-    results: list[TableMetrics] = []
-    failed = False
     signal.signal(signal.SIGTERM, _interrupt)
-    for source in sources:
-        tables = plan[source]
-        if args.table and not tables:
-            continue
-        emit(
-            f"==> {source} ({'full refresh' if args.full_refresh else 'incremental'}) -> {args.destination}"
-        )
-        try:
-            results.extend(_runner(source)(tables, args.full_refresh, args.destination))
-        except LoaderError as exc:
-            failed = True
-            results.append(
-                TableMetrics(source, "*", "-", error=str(exc), interrupted=is_interrupt(exc))
-            )
-        except Exception as exc:  # an unexpected failure still ends in one line and an audit row
-            failed = True
-            results.append(
-                TableMetrics(source, "*", "-", error=f"{source}: {exc.__class__.__name__}: {exc}")
-            )
+    results = load_sources(plan, args.full_refresh, args.destination, only_named=bool(args.table))
     print_summary(results)
     write_audit(results, args.destination, started)
-    errors = [r.error for r in results if r.error]
-    for error in errors:
+    for error in (r.error for r in results if r.error):
         print(f"loaders: {error}", file=sys.stderr)
-    return 1 if failed or errors else 0
+    return exit_code(results)
+
+
+def load_sources(
+    plan: dict[str, list[str] | None],
+    full_refresh: bool,
+    destination: str,
+    only_named: bool = False,
+) -> list[TableMetrics]:
+    """Run each source of `plan` (source -> its tables, None for all); one TableMetrics per
+    table, a failure of a whole source as one row with table '*'. Raises nothing a source did."""
+    results: list[TableMetrics] = []
+    for source, tables in plan.items():
+        if only_named and not tables:
+            continue
+        emit(f"==> {source} ({'full refresh' if full_refresh else 'incremental'}) -> {destination}")
+        try:
+            results.extend(_runner(source)(tables, full_refresh, destination))
+        except LoaderError as exc:
+            results.append(
+                TableMetrics(
+                    source,
+                    "*",
+                    "-",
+                    error=str(exc),
+                    interrupted=is_interrupt(exc),
+                    transient=is_transient(exc),
+                )
+            )
+        except Exception as exc:  # an unexpected failure still ends in one line and an audit row
+            results.append(
+                TableMetrics(
+                    source,
+                    "*",
+                    "-",
+                    error=f"{source}: {exc.__class__.__name__}: {exc}",
+                    transient=is_transient(exc),
+                )
+            )
+    return results
+
+
+def exit_code(results: list[TableMetrics]) -> int:
+    """0 when all loaded, 75 when every failure is transient, 1 otherwise."""
+    failed = [r for r in results if r.error]
+    if not failed:
+        return EXIT_OK
+    return EXIT_TRANSIENT if all(r.transient for r in failed) else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.loading",
     "tests.fixtures.hubspot",
     "tests.fixtures.dbt",
+    "tests.fixtures.orchestration",
 ]

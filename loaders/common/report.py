@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from .locks import warehouse_lock
 from .runner import emit, make_pipeline
 from .sql_table import TableMetrics
 
@@ -52,14 +53,14 @@ def print_summary(results: Sequence[TableMetrics]) -> None:
             print(f"  {r.error}")
 
 
-def write_audit(results: Sequence[TableMetrics], destination: str, started: datetime) -> None:
-    """One row per table and run, appended to loader_audit.load_runs.
+def write_audit(results: Sequence[TableMetrics], destination: str, started: datetime) -> str | None:
+    """One row per table and run, appended to loader_audit.load_runs; returns the run id.
 
     A few rows: written with one INSERT through the destination's SQL client rather than a
     second dlt pipeline run, which would cost a second of every run for bookkeeping.
     """
     if not results:
-        return
+        return None
     run_id = str(uuid.uuid4())
     finished = datetime.now(UTC)
     rows = [
@@ -87,7 +88,7 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
     ]
     try:
         pipeline = make_pipeline("audit", destination, AUDIT_DATASET)
-        with pipeline.sql_client() as client:
+        with warehouse_lock(destination, "loader audit"), pipeline.sql_client() as client:
             if not client.has_dataset():
                 client.create_dataset()
             table = client.make_qualified_table_name("load_runs")
@@ -109,3 +110,4 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
         emit(
             f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
         )
+    return run_id

@@ -24,8 +24,8 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .deletes import DeleteContext, RawAccess
-from .errors import LoaderError
-from .locks import source_lock
+from .errors import LoaderError, TransientLoaderError, is_transient
+from .locks import duckdb_path, source_lock, warehouse_lock
 from .sql_readers import ColumnTypeError, SourceColumn, SqlReader, open_reader
 from .sql_table import (
     DELETED_COLUMN,
@@ -37,7 +37,6 @@ from .sql_table import (
     sql_table_resource,
 )
 
-DEFAULT_DUCKDB = "data/warehouse.duckdb"
 DEFAULT_PIPELINES_DIR = "data/dlt"
 
 
@@ -62,11 +61,9 @@ def emit(line: str) -> None:
 
 def make_destination(kind: str) -> Any:
     if kind == "duckdb":
-        path = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or os.environ.get(
-            "SHOPSPHERE_DUCKDB_PATH", DEFAULT_DUCKDB
-        )
+        path = duckdb_path()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(Path(path).resolve()))
+        return dlt.destinations.duckdb(path)
     if kind == "snowflake":
         return dlt.destinations.snowflake()
     raise LoaderError(f"unknown destination {kind!r}; use duckdb or snowflake")
@@ -398,7 +395,7 @@ def _warehouse_has_state(pipeline: dlt.Pipeline, source: str) -> bool:
         # dlt wraps the driver's words in advice about credentials: keep the driver's.
         text = text.rsplit("The actual reason given is: ", 1)[-1].splitlines()[0][:300]
         if "lock" in text.lower():
-            raise LoaderError(
+            raise TransientLoaderError(
                 f"{source}: the warehouse is in use by another process ({text}); "
                 "retry when that process has finished"
             ) from None
@@ -471,6 +468,7 @@ def load_resources(
     load_seconds = _load_seconds(info)
     for m in metrics.values():
         m.load_seconds = load_seconds.get(m.table, 0.0)
+        m.load_id = load_id if m.rows_loaded or not m.error else None
     return list(metrics.values())
 
 
@@ -500,6 +498,7 @@ class Interrupted(LoaderError):
 def _fail(m: TableMetrics, source: str, exc: BaseException) -> None:
     message = _root(exc)
     m.interrupted = m.interrupted or is_interrupt(exc)
+    m.transient = is_transient(exc)
     if m.interrupted:
         message = "interrupted by a signal; the next run finishes what was extracted"
     m.error = message if message.startswith(source) else f"{source}.{m.table}: {message}"
@@ -555,7 +554,10 @@ def run_sql_source(
         chunk_rows = int(dlt.config.get(f"sources.{spec.name}.chunk_rows") or 250_000)
     try:
         reader.check()
-        with source_lock(pipelines_dir(), spec.name, destination):
+        with (
+            source_lock(pipelines_dir(), spec.name, destination),
+            warehouse_lock(destination, f"{spec.name} load"),
+        ):
             return _run_sql_tables(
                 spec, reader, selected, full_refresh, destination, lag_seconds, chunk_rows
             )

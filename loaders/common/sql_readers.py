@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
-from .errors import LoaderError
+from .errors import LoaderError, TransientLoaderError
 
 UTC_US = pa.timestamp("us", tz="UTC")
 ZERO_FLAG = "__zero__"
@@ -260,7 +260,7 @@ class MySQLReader(SqlReader):
                 raise LoaderError(
                     f"{self.source}: database {c.database!r} does not exist at {c.where()}"
                 ) from exc
-            raise LoaderError(
+            raise TransientLoaderError(
                 f"{self.source}: cannot connect to MySQL at {c.where()} ({exc.args[-1]}); "
                 "check that the server is up and the credentials' host and port"
             ) from exc
@@ -467,7 +467,7 @@ class PostgresReader(SqlReader):
                 ) from exc
             if "does not exist" in text:
                 raise LoaderError(f"{self.source}: {text} (at {self.conn.where()})") from exc
-            raise LoaderError(
+            raise TransientLoaderError(
                 f"{self.source}: cannot connect to PostgreSQL at {self.conn.where()} ({text}); "
                 "check that the server is up and the credentials' host and port"
             ) from exc

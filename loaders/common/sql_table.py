@@ -80,6 +80,8 @@ class TableMetrics:
     error: str | None = None
     note: str = ""
     interrupted: bool = False  # stopped by a signal; the next run finishes what was extracted
+    transient: bool = False  # the failure should pass if retried later (errors.is_transient)
+    load_id: str | None = None  # dlt's load package that carried the table's rows
 
     @property
     def status(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 
 from ..common.deletes import RawAccess
-from ..common.locks import source_lock
+from ..common.locks import source_lock, warehouse_lock
 from ..common.runner import (
     emit,
     existing_tables,
@@ -56,7 +56,10 @@ def run_hubspot(
     client = make_client(base_url, token, session)
     # The token, the scopes and the network are checked before anything is written.
     check_response(client.get("/crm/v3/properties/contacts"), "the properties API")
-    with source_lock(pipelines_dir(), "hubspot", destination):
+    with (
+        source_lock(pipelines_dir(), "hubspot", destination),
+        warehouse_lock(destination, "hubspot load"),
+    ):
         pipeline, recovered = open_pipeline("hubspot", destination, "raw_hubspot", TABLES)
         raw = RawAccess(pipeline, existing_tables(pipeline, TABLES))
         metrics = {t: TableMetrics("hubspot", t, "-") for t in names}

@@ -25,7 +25,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from requests.hooks import default_hooks, dispatch_hook
 
-from ..common.errors import LoaderError
+from ..common.errors import LoaderError, TransientLoaderError
 
 HUBSPOT_API = "https://api.hubapi.com"
 
@@ -136,7 +136,7 @@ class HubSpotSession(requests.Session):
             ) as exc:
                 errors += 1
                 if errors >= self.max_attempts:
-                    raise LoaderError(
+                    raise TransientLoaderError(
                         f"hubspot: {what} failed {errors} times ({exc.__class__.__name__}); "
                         "check the network and sources.hubspot.base_url"
                     ) from None
@@ -150,7 +150,7 @@ class HubSpotSession(requests.Session):
                 rate_limited += 1
                 self.stats.rate_limited += 1
                 if rate_limited > self.max_rate_limited:
-                    raise LoaderError(
+                    raise TransientLoaderError(
                         f"hubspot: still rate limited after {rate_limited} waits on {what}; "
                         "another app may be using the portal's whole budget, try later"
                     )
@@ -163,7 +163,7 @@ class HubSpotSession(requests.Session):
             if status >= 500:
                 errors += 1
                 if errors >= self.max_attempts:
-                    raise LoaderError(
+                    raise TransientLoaderError(
                         f"hubspot: {what} answered {status} {errors} times; HubSpot may be down, try later"
                     )
                 self.stats.retried_errors += 1

@@ -90,7 +90,7 @@ def test_a_second_load_of_a_source_is_refused_and_touches_nothing(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         before = wh.sql("select count(*) from raw_shop._dlt_loads")
         result = wh.run("--source", "shop")
-        assert result.returncode == 1
+        assert result.returncode == 75  # transient: retry later
         (line,) = _errors(result.output)
         assert line.startswith(f"loaders: shop: another load is running (pid {holder.pid}, since ")
         assert wh.sql("select count(*) from raw_shop._dlt_loads") == before
@@ -119,7 +119,7 @@ def test_a_locked_warehouse_is_never_read_as_a_reset(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         result = wh.run("--source", "shop")
-        assert result.returncode == 1
+        assert result.returncode == 75
         assert any(
             "the warehouse is in use by another process" in e for e in _errors(result.output)
         )

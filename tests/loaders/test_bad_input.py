@@ -51,7 +51,7 @@ def test_unreachable_server(
     wh = make_warehouse(world)
     wh.env["SOURCES__SHOP__CREDENTIALS"] = f"mysql+pymysql://root@127.0.0.1:{_free_port()}/shop"
     result = wh.run("--source", "shop")
-    assert result.returncode == 1
+    assert result.returncode == 75  # transient: an orchestrator retries it later
     (line,) = _error_lines(result)
     assert line.startswith("loaders: shop: cannot connect to MySQL at 127.0.0.1:")
     assert "Traceback" not in result.output
@@ -135,7 +135,7 @@ def test_one_failing_source_does_not_stop_the_other(
     wh = make_warehouse(world)
     wh.env["SOURCES__SHOP__CREDENTIALS"] = f"mysql+pymysql://root@127.0.0.1:{_free_port()}/shop"
     result = wh.run()
-    assert result.returncode == 1
+    assert result.returncode == 75  # the one failure, a server down, is transient
     assert sorted(t.split(".")[0] for t in _raw_tables(wh)) == ["raw_catalog"] * 3
     audit = wh.audit()
     assert {(r["source_name"], r["status"]) for r in audit} == {

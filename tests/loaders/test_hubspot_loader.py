@@ -118,7 +118,7 @@ def test_persistent_server_errors_fail_clearly(make_portal: Callable[..., Portal
     portal = make_portal(orders=1_000)
     portal.emulator.inject(502, count=50, path_prefix="/marketing/v3/campaigns")
     result = portal.warehouse.run("--source", "hubspot")
-    assert result.returncode == 1
+    assert result.returncode == 75  # transient: retry later
     assert any(
         "answered 502 5 times" in line
         for line in result.stderr.splitlines()

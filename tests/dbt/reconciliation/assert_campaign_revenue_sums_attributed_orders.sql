@@ -1,4 +1,6 @@
 {#- fct_campaign_performance attributes exactly the valid orders fct_orders attributes. -#}
+{#- Dagster shows this reconciliation as an asset check of fct_campaign_performance (dagster-dbt's meta.dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_campaign_performance'}}}) }}
 with
 
 campaigns as (

@@ -1,4 +1,6 @@
 {#- Each customer's lifetime figures equal their valid orders in fct_orders. -#}
+{#- Dagster shows this reconciliation as an asset check of dim_customers (dagster-dbt's meta.dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'dim_customers'}}}) }}
 with
 
 customers as (

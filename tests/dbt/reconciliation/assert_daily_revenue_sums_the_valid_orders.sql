@@ -1,4 +1,6 @@
 {#- fct_daily_revenue is fct_orders' valid orders summed by day and channel, nothing more or less. -#}
+{#- Dagster shows this reconciliation as an asset check of fct_daily_revenue (dagster-dbt's meta.dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_daily_revenue'}}}) }}
 with
 
 daily as (

@@ -3,6 +3,8 @@
     raw holds from completed loads equal the rows staging shows. A difference means a filter or
     a cast dropped rows.
 -#}
+{#- Dagster shows this reconciliation as an asset check of stg_shop__orders (dagster-dbt's meta.dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'stg_shop__orders'}}}) }}
 {%- set tables = [
     ('shop', 'customers', 'stg_shop__customers'),
     ('shop', 'orders', 'stg_shop__orders'),

@@ -1,0 +1,114 @@
+"""The code location `dagster dev` loads (pyproject.toml, [tool.dagster]).
+
+- assets: one per raw table (orchestration.raw), one per dbt model, seed and snapshot with the
+  dbt tests as asset checks (orchestration.transform), and the dbt docs;
+- jobs: `daily` (every source, then dbt, then the docs) and `load_<source>` on demand;
+- schedule: `daily_schedule`, cron and timezone from SHOPSPHERE_DAILY_CRON (0 2 * * *) and
+  SHOPSPHERE_SCHEDULE_TIMEZONE (UTC);
+- sensors: `alert_on_run_failure` (one message per failed run) and `operations_watch`
+  (stale sources, marts late by SHOPSPHERE_MARTS_DEADLINE).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from loaders.common.errors import TransientLoaderError
+
+from . import alerts
+from .monitoring import run_link, watch
+from .raw import raw_assets
+from .settings import Settings, settings
+from .transform import dbt_assets_for, dbt_project, docs_asset
+
+SOURCES = ("shop", "catalog", "hubspot")
+
+
+def failure_sensor(cfg: Settings) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING
+    )
+    def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+        """One message per failed run: the first failed step and its one-line error."""
+        run_id = context.dagster_run.run_id
+        steps = context.get_step_failure_events()
+        step = steps[0].step_key if steps else context.dagster_run.job_name
+        error = ""
+        if steps and steps[0].step_failure_data.error is not None:
+            failure = steps[0].step_failure_data
+            meta = failure.user_failure_data.description if failure.user_failure_data else None
+            error = meta or failure.error.message  # type: ignore[union-attr]
+        error = error or context.failure_event.message or "the run failed"
+        alerts.send(
+            alerts.make_alert("run_failed", run_id, str(step), error, run_link(cfg, run_id))
+        )
+
+    return alert_on_run_failure
+
+
+def watch_sensor(daily: Any) -> dg.SensorDefinition:
+    cfg = settings()
+
+    @dg.sensor(
+        name="operations_watch",
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        job=daily,
+    )
+    def operations_watch(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        """Stale sources (once until they recover) and marts late by the deadline (once a day)."""
+        try:
+            sent, cursor = watch(cfg, context.instance, context.cursor, datetime.now(UTC))
+        except TransientLoaderError:
+            return dg.SkipReason("the warehouse is busy (a load or build); next time")
+        context.update_cursor(cursor)
+        return dg.SkipReason(f"{len(sent)} alert(s) sent")
+
+    return operations_watch
+
+
+def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
+    cfg = cfg or settings()
+    project = dbt_project(cfg)
+    loads = [raw_assets(source, cfg) for source in SOURCES]
+    dbt_build = dbt_assets_for(cfg, project)
+    docs = docs_asset(cfg, dbt_build)
+    daily = dg.define_asset_job(
+        "daily",
+        selection=dg.AssetSelection.all(),
+        description="Every source, then dbt build, then the docs.",
+    )
+    per_source = [
+        dg.define_asset_job(
+            f"load_{source}_job",
+            selection=dg.AssetSelection.assets(load),
+            description=f"Load {source} now (on demand).",
+        )
+        for source, load in zip(SOURCES, loads, strict=True)
+    ]
+    schedule = dg.ScheduleDefinition(
+        name="daily_schedule",
+        job=daily,
+        cron_schedule=cfg.daily_cron,
+        execution_timezone=cfg.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(
+        assets=[*loads, dbt_build, docs],
+        jobs=[daily, *per_source],
+        schedules=[schedule],
+        sensors=[failure_sensor(cfg), watch_sensor(daily)],
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=project,
+                profiles_dir=str(project.profiles_dir),
+                target=cfg.dbt_target,
+                dbt_executable=cfg.dbt_executable,
+            )
+        },
+    )
+
+
+defs = build_definitions()

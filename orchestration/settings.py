@@ -1,0 +1,47 @@
+"""Every setting of the operating layer, read from the environment (documented in the README,
+"Operations"). Secrets (SMTP password, webhook URL) are read here and never printed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    destination: str  # duckdb (embedded) or snowflake
+    dbt_target: str | None
+    dbt_target_path: str
+    daily_cron: str
+    timezone: str
+    marts_deadline: str  # HH:MM in `timezone`
+    retries: int
+    retry_delay_seconds: float
+    dagster_url: str  # where alert links point
+
+    @property
+    def dbt_executable(self) -> str:
+        beside = Path(sys.executable).parent / "dbt"
+        return str(beside) if beside.exists() else "dbt"
+
+
+def settings() -> Settings:
+    return Settings(
+        destination=_env("SHOPSPHERE_DESTINATION", "duckdb"),
+        dbt_target=os.environ.get("DBT_TARGET") or None,
+        dbt_target_path=_env("DBT_TARGET_PATH", "target"),
+        daily_cron=_env("SHOPSPHERE_DAILY_CRON", "0 2 * * *"),
+        timezone=_env("SHOPSPHERE_SCHEDULE_TIMEZONE", "UTC"),
+        marts_deadline=_env("SHOPSPHERE_MARTS_DEADLINE", "06:00"),
+        retries=int(_env("SHOPSPHERE_RETRIES", "3")),
+        retry_delay_seconds=float(_env("SHOPSPHERE_RETRY_DELAY_SECONDS", "30")),
+        dagster_url=_env("SHOPSPHERE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
+    )

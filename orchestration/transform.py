@@ -1,0 +1,103 @@
+"""dbt as assets (dagster-dbt): one asset per model, seed and snapshot, dbt tests as asset checks,
+dbt sources mapped onto the raw assets; then `dbt docs generate`.
+
+The manifest comes from `dbt parse` (scripts/dagster runs it; `dagster dev` does it through
+`DbtProject.prepare_if_dev`). dbt and the docs take the warehouse's writer lock: on DuckDB, no
+build overlaps a load (loaders.common.locks.warehouse_lock).
+"""
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from loaders.common.locks import warehouse_lock
+
+from . import alerts
+from .monitoring import dq_breaches, run_link
+from .settings import ROOT, Settings
+
+
+def dbt_project(cfg: Settings) -> DbtProject:
+    project = DbtProject(
+        project_dir=ROOT,
+        profiles_dir=ROOT,
+        target=cfg.dbt_target,
+        target_path=Path(cfg.dbt_target_path),
+    )
+    project.prepare_if_dev()
+    return project
+
+
+class Translator(DagsterDbtTranslator):
+    """Sources are the raw assets (raw_<source>/<table>); models are grouped by their layer."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["sources"].get(unique_id)
+        if node is not None:
+            return spec.replace_attributes(key=dg.AssetKey([node["schema"], node["name"]]))
+        return spec
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        parts = dbt_resource_props.get("fqn") or []
+        kind = dbt_resource_props.get("resource_type")
+        if kind == "model" and len(parts) > 2:
+            return str(parts[1])  # staging, intermediate, marts, data_quality
+        return str(kind) + "s" if kind in ("seed", "snapshot") else None
+
+
+def dbt_vars() -> list[str]:
+    as_of = os.environ.get("SHOPSPHERE_AS_OF")
+    return ["--vars", json.dumps({"as_of": as_of})] if as_of else []
+
+
+def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=Translator(),
+        name="dbt_build",
+    )
+    def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        with warehouse_lock(cfg.destination, "dbt build"):
+            yield from dbt.cli(["build", *dbt_vars()], context=context).stream()
+            breaches = dq_breaches(cfg)
+        if breaches:
+            alerts.send(
+                alerts.make_alert(
+                    "dq_breach",
+                    context.run.run_id,
+                    "dq_rule_results",
+                    "; ".join(breaches),
+                    run_link(cfg, context.run.run_id),
+                )
+            )
+
+    return dbt_build
+
+
+def docs_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey("dbt_docs"),
+        group_name="docs",
+        kinds={"dbt"},
+        deps=list(dbt_build.keys),
+        description="`dbt docs generate`: the catalog and lineage behind `dbt docs serve`.",
+    )
+    def dbt_docs(dbt: DbtCliResource) -> dg.MaterializeResult:
+        with warehouse_lock(cfg.destination, "dbt docs"):
+            invocation = dbt.cli(["docs", "generate", *dbt_vars()]).wait()
+        target = invocation.target_path
+        return dg.MaterializeResult(
+            metadata={"catalog": dg.MetadataValue.path(str(target / "catalog.json"))}
+        )
+
+    return dbt_docs

@@ -1,0 +1,214 @@
+"""Running itself: retries of transient failures only, one alert per event (failed run, rule over
+tolerance, stale source, late marts), the daily schedule, one run of a source at a time."""
+
+import dataclasses
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from loaders.common.locks import source_lock
+from orchestration.monitoring import watch
+from orchestration.settings import settings
+from tests.fixtures.orchestration import FlakyProxy, OpsWorld, Receivers, step_events
+from world.urls import DbUrl
+
+pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
+
+RETRY = dg.DagsterEventType.STEP_UP_FOR_RETRY
+
+
+def _attempts(instance: dg.DagsterInstance, run_id: str) -> list[dg.EventLogEntry]:
+    """The step's starts: the first, then one per retry."""
+    return step_events(instance, run_id, dg.DagsterEventType.STEP_START) + step_events(
+        instance, run_id, dg.DagsterEventType.STEP_RESTARTED
+    )
+
+
+def _retry_error(entry: dg.EventLogEntry) -> str:
+    data = entry.dagster_event.event_specific_data if entry.dagster_event else None
+    error, messages = getattr(data, "error", None), []
+    while error is not None:  # the policy's RetryRequested, caused by the loader's failure
+        messages.append(error.message)
+        error = error.cause or error.context
+    return "\n".join(messages)
+
+
+def _url(url: str, **change: object) -> str:
+    return dataclasses.replace(DbUrl.parse(url), **change).sqlalchemy()  # type: ignore[arg-type]
+
+
+def test_a_transient_failure_is_retried_and_succeeds(
+    ops_world: OpsWorld, instance: dg.DagsterInstance
+) -> None:
+    catalog = DbUrl.parse(ops_world.manifest.catalog_url)
+    proxy = FlakyProxy(catalog.host or "127.0.0.1", catalog.port or 5432, drop=1)
+    try:
+        result = ops_world.materialize(
+            ["raw_catalog"],
+            instance,
+            SOURCES__CATALOG__CREDENTIALS=_url(
+                ops_world.manifest.catalog_url, host="127.0.0.1", port=proxy.port
+            ),
+        )
+    finally:
+        proxy.close()
+    assert result.success
+    assert len(_attempts(instance, result.run_id)) == 2
+    (retry,) = step_events(instance, result.run_id, RETRY)
+    assert "catalog: cannot connect to PostgreSQL" in _retry_error(retry)
+    loaded = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {
+        "raw_catalog/products",
+        "raw_catalog/categories",
+        "raw_catalog/inventory_levels",
+    } <= loaded
+
+
+def test_a_terminal_failure_fails_once_and_sends_one_alert(
+    ops_world: OpsWorld, instance: dg.DagsterInstance, alert_receivers: Receivers
+) -> None:
+    password = "not-the-password-7f3a"  # pragma: allowlist secret
+    result = ops_world.materialize(
+        ["raw_shop"],
+        instance,
+        SOURCES__SHOP__CREDENTIALS=_url(ops_world.manifest.shop_url, password=password),
+    )
+    assert not result.success
+    assert len(_attempts(instance, result.run_id)) == 1
+    assert step_events(instance, result.run_id, RETRY) == []
+
+    run = instance.get_run_by_id(result.run_id)
+    (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    sensor = ops_world.definitions().get_sensor_def("alert_on_run_failure")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure",
+        dagster_event=failure.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+    ).for_run_failure()
+    sensor(context)  # type: ignore[operator]
+
+    (mail,) = alert_receivers.mails
+    (post,) = alert_receivers.posts
+    body = str(mail.get_payload())
+    assert mail["Subject"].strip() == "[ShopSphere] run failed: load_shop"
+    for text in (body, post["text"]):
+        assert result.run_id in text and "step: load_shop" in text
+        assert "shop: access denied for user" in text
+        assert f"/runs/{result.run_id}" in text
+        assert password not in text and "hooks/T000" not in text
+    assert post["kind"] == "run_failed" and post["error"].startswith("shop: access denied")
+
+
+def test_a_rule_over_its_tolerance_sends_its_alert(
+    ops_world: OpsWorld,
+    ops_built: dg.ExecuteInProcessResult,
+    instance: dg.DagsterInstance,
+    alert_receivers: Receivers,
+) -> None:
+    assert ops_built.success
+    import duckdb
+
+    with duckdb.connect(ops_world.warehouse) as con:  # tolerate nothing of a rule that fires
+        (rule,) = con.sql(
+            "select rule_name from data_quality.dq_rule_results where rows_failing > 0 "
+            "order by rule_name limit 1"
+        ).fetchone() or ("",)
+        con.execute("update seeds.dq_rules set max_failure_rate = 0 where rule_name = ?", [rule])
+    result = ops_world.materialize(["data_quality/dq_rule_results"], instance)
+    assert result.success  # a warn rule over its rate warns: the build stays green
+    (mail,) = alert_receivers.mails
+    (post,) = alert_receivers.posts
+    assert (
+        mail["Subject"].strip()
+        == "[ShopSphere] data-quality rule over its tolerated rate: dq_rule_results"
+    )
+    assert post["kind"] == "dq_breach" and post["run_id"] == result.run_id
+    assert post["error"].startswith(f"{rule}: ") and "> 0.00% tolerated" in post["error"]
+
+
+def test_a_stale_source_and_late_marts_each_alert_once(
+    ops_world: OpsWorld,
+    ops_built: dg.ExecuteInProcessResult,
+    instance: dg.DagsterInstance,
+    alert_receivers: Receivers,
+) -> None:
+    assert ops_built.success
+    cfg = settings()
+    early = datetime.now(UTC).replace(hour=1, minute=0)  # today, before the 06:00 deadline
+    sent, cursor = watch(cfg, instance, None, early)
+    assert sent == []  # loaded today (after 01:00, even): nothing stale, no deadline yet
+
+    later = early + timedelta(days=3)  # every source's last load is over 36 h (error_after) old
+    sent, cursor = watch(cfg, instance, cursor, later)
+    assert sorted(a.step for a in sent) == ["load_catalog", "load_hubspot", "load_shop"]
+    assert all(a.kind == "source_stale" and "allowed: 36 h" in a.error for a in sent)
+    again, cursor = watch(cfg, instance, cursor, later + timedelta(minutes=5))
+    assert again == []  # still stale: no storm
+
+    after_deadline = later.replace(hour=7, minute=0)
+    sent, cursor = watch(cfg, instance, cursor, after_deadline)
+    assert [(a.kind, a.step) for a in sent] == [("marts_late", "marts/fct_orders")]
+    assert "not built today by 06:00 UTC" in sent[0].error
+    sent, cursor = watch(cfg, instance, cursor, after_deadline + timedelta(minutes=5))
+    assert sent == []
+    assert len(alert_receivers.posts) == len(alert_receivers.mails) == 4
+
+
+def test_the_schedule_asks_for_one_daily_run(
+    ops_world: OpsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = ops_world.definitions().get_schedule_def("daily_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests or []
+    assert schedule.job_name == "daily"
+    job = ops_world.definitions().resolve_job_def("daily")
+    assert {"load_shop", "load_catalog", "load_hubspot", "dbt_build", "dbt_docs"} <= {
+        n.name for n in job.nodes
+    }
+    assert request.run_key is None or isinstance(request.run_key, str)
+
+    monkeypatch.setenv("SHOPSPHERE_DAILY_CRON", "30 3 * * *")
+    monkeypatch.setenv("SHOPSPHERE_SCHEDULE_TIMEZONE", "Europe/Berlin")
+    moved = ops_world.definitions().get_schedule_def("daily_schedule")
+    assert (moved.cron_schedule, moved.execution_timezone) == ("30 3 * * *", "Europe/Berlin")
+
+
+def test_a_second_run_of_a_source_waits_for_the_first(
+    ops_world: OpsWorld, instance: dg.DagsterInstance
+) -> None:
+    """Another run of catalog holds its lock: this run's load is refused, retried with backoff,
+    and loads only once the other has finished, never alongside it."""
+    holder = source_lock(ops_world.env["SHOPSPHERE_PIPELINES_DIR"], "catalog", "duckdb")
+    holder.__enter__()
+    outcome: list[dg.ExecuteInProcessResult] = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(ops_world.materialize(["raw_catalog"], instance))
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(limit=1)
+            if runs and step_events(instance, runs[0].run_id, RETRY):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the second run never tried to load")
+        released = time.time()
+    finally:
+        holder.__exit__(None, None, None)
+    runner.join(timeout=300)
+    (result,) = outcome
+    assert result.success
+    retries = step_events(instance, result.run_id, RETRY)
+    assert retries and all("catalog: another load is running" in _retry_error(r) for r in retries)
+    starts = sorted(e.timestamp for e in _attempts(instance, result.run_id))
+    assert len(starts) == len(retries) + 1
+    assert starts[-1] >= released  # the load that succeeded began after the release
