@@ -31,6 +31,21 @@ from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
 from world.urls import DbUrl, redact  # noqa: E402
 
 
+def world_env(manifest: Manifest, hubspot_url: str, warehouse: str) -> dict[str, str]:
+    """The settings that point the loaders and dbt at a local world and warehouse."""
+    return {
+        "SOURCES__SHOP__CREDENTIALS": DbUrl.parse(manifest.shop_url).sqlalchemy(),
+        "SOURCES__CATALOG__CREDENTIALS": DbUrl.parse(manifest.catalog_url).sqlalchemy(),
+        "SOURCES__HUBSPOT__ACCESS_TOKEN": DEFAULT_TOKEN,
+        "SOURCES__HUBSPOT__BASE_URL": hubspot_url,
+        "DESTINATION__DUCKDB__CREDENTIALS": warehouse,
+        "SHOPSPHERE_DUCKDB_PATH": warehouse,
+        # dlt's working state belongs with the warehouse it describes.
+        "SHOPSPHERE_PIPELINES_DIR": str(Path(warehouse).parent / "dlt"),
+        "DBT_PROFILES_DIR": str(ROOT),
+    }
+
+
 def run(step: str, argv: list[str], env: dict[str, str]) -> float:
     print(f"\n==> {step}: {' '.join(argv)}", flush=True)
     t0 = time.perf_counter()
@@ -87,18 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = str(Path(args.warehouse).resolve())
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     with HubSpotEmulator(manifest.hubspot_store, EmulatorConfig(tokens={DEFAULT_TOKEN})) as hubspot:
-        env = {
-            **os.environ,
-            "SOURCES__SHOP__CREDENTIALS": DbUrl.parse(manifest.shop_url).sqlalchemy(),
-            "SOURCES__CATALOG__CREDENTIALS": DbUrl.parse(manifest.catalog_url).sqlalchemy(),
-            "SOURCES__HUBSPOT__ACCESS_TOKEN": DEFAULT_TOKEN,
-            "SOURCES__HUBSPOT__BASE_URL": hubspot.base_url,
-            "DESTINATION__DUCKDB__CREDENTIALS": warehouse,
-            "SHOPSPHERE_DUCKDB_PATH": warehouse,
-            # dlt's working state belongs with the warehouse it describes.
-            "SHOPSPHERE_PIPELINES_DIR": str(Path(warehouse).parent / "dlt"),
-            "DBT_PROFILES_DIR": str(ROOT),
-        }
+        env = {**os.environ, **world_env(manifest, hubspot.base_url, warehouse)}
         bin_dir = Path(sys.executable).parent
         if (ROOT / "loaders" / "run.py").exists():
             timings["loaders"] = run(
