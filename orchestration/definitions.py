@@ -79,6 +79,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         "daily",
         selection=dg.AssetSelection.all(),
         description="Every source, then dbt build, then the docs.",
+        tags={"shopsphere/daily": "true"},  # one daily run at a time (dagster.yaml)
     )
     per_source = [
         dg.define_asset_job(

@@ -14,10 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", [False, True], ids=["default", "variant"])
-def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path, variant: bool) -> None:
-    """On the default world and on the variant one: every step exits 0 (dbt build with
-    warnings only), every mart is built."""
+def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path) -> None:
+    """Every step exits 0 (dbt build with warnings only), every mart is built. The variant
+    world's build is checked by tests/warehouse (built_variant_warehouse), on real servers."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -38,7 +37,6 @@ def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path, variant: b
                 str(world_dir),
                 "--warehouse",
                 str(warehouse),
-                *(["--variant"] if variant else []),
             ],
             cwd=ROOT,
             env=env,
@@ -53,9 +51,6 @@ def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path, variant: b
         assert "fct_orders" in summary and "data-quality rule" in summary
         assert "missing_category" in summary  # one line per rule of the data-quality report
         assert warehouse.exists()
-        if variant:  # the surprises were flagged, not fatal
-            assert "unknown_warehouse_code" in summary and "unknown_channel" in summary
-            assert "dbt build" in summary
         catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
         assert catalog["nodes"]  # docs were generated over real warehouse objects
     finally:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fixtures.browser import CHROMIUM_FLAGS, chromium_path, free_port
 from tests.fixtures.dbt import ROOT
 from tests.fixtures.orchestration import OpsWorld
-from tests.warehouse.test_docs_and_lineage import CHROMIUM_FLAGS, _free_port, chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
 
@@ -29,7 +29,7 @@ LINEAGE = """{ assetNodes { assetKey { path } dependencyKeys { path } } }"""
 def webserver(ops_world: OpsWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("dagster_ui")
     shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    port = _free_port()
+    port = free_port()
     log = (home / "webserver.log").open("w")
     server = subprocess.Popen(
         [

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 
 from loaders.common.locks import source_lock
@@ -110,8 +111,6 @@ def test_a_rule_over_its_tolerance_sends_its_alert(
     alert_receivers: Receivers,
 ) -> None:
     assert ops_built.success
-    import duckdb
-
     with duckdb.connect(ops_world.warehouse) as con:  # tolerate nothing of a rule that fires
         (rule,) = con.sql(
             "select rule_name from data_quality.dq_rule_results where rows_failing > 0 "
@@ -149,10 +148,15 @@ def test_a_stale_source_and_late_marts_each_alert_once(
     again, cursor = watch(cfg, instance, cursor, later + timedelta(minutes=5))
     assert again == []  # still stale: no storm
 
+    sent, cursor = watch(cfg, instance, cursor, later.replace(hour=6, minute=30))
+    assert sent == []  # past the deadline, but this deployment never built the marts
+
+    # The marts were built (now); three days later at 07:00 they were not built that day.
+    instance.report_runless_asset_event(dg.AssetMaterialization(["marts", "fct_orders"]))
     after_deadline = later.replace(hour=7, minute=0)
     sent, cursor = watch(cfg, instance, cursor, after_deadline)
     assert [(a.kind, a.step) for a in sent] == [("marts_late", "marts/fct_orders")]
-    assert "not built today by 06:00 UTC" in sent[0].error
+    assert "not built today by 06:00 UTC (last build: " in sent[0].error
     sent, cursor = watch(cfg, instance, cursor, after_deadline + timedelta(minutes=5))
     assert sent == []
     assert len(alert_receivers.posts) == len(alert_receivers.mails) == 4

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -16,17 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.browser import CHROMIUM_FLAGS, chromium_path, free_port
 from tests.fixtures.dbt import DBT, ROOT, BuiltWorld
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Which source systems each public mart must be traced back to in the graph.
 MART_SYSTEMS = {
@@ -39,31 +30,12 @@ MART_SYSTEMS = {
 }
 
 
-def chromium_path() -> str:
-    found = os.environ.get("SHOPSPHERE_CHROMIUM") or next(
-        (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p),
-        None,
-    )
-    if not found:
-        message = "no Chromium (Debian package chromium) to open dbt docs in"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI requires it", pytrace=False)
-        pytest.skip(message)
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def docs_url(built_warehouse: BuiltWorld) -> Iterator[str]:
     """`dbt docs generate` then `dbt docs serve` on the built warehouse, on a free port."""
     world = built_warehouse
     world.dbt.run("docs", "generate", "--target", "ci", "--vars", world.vars)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [DBT, "docs", "serve", "--target", "ci", "--port", str(port), "--no-browser"],
         cwd=ROOT,
