@@ -19,9 +19,9 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
 
 
 def test_every_asset_materializes_and_raw_figures_equal_the_audit(
-    ops_world: OpsWorld, ops_built: dg.ExecuteInProcessResult
+    ops: OpsWorld, ops_built: dg.ExecuteInProcessResult
 ) -> None:
-    graph = ops_world.definitions().resolve_asset_graph()
+    graph = ops.definitions().resolve_asset_graph()
     result = ops_built
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     meta = _metadata(result)
@@ -46,7 +46,7 @@ def test_every_asset_materializes_and_raw_figures_equal_the_audit(
     # The figures on each raw asset are the run's row of loader_audit.load_runs.
     audit = {
         (run_id, f"raw_{source}/{table}"): (run_id, extracted, loaded, deleted)
-        for run_id, source, table, extracted, loaded, deleted in ops_world.sql(
+        for run_id, source, table, extracted, loaded, deleted in ops.sql(
             "select run_id, source_name, table_name, rows_extracted, rows_loaded, rows_deleted "
             "from loader_audit.load_runs"
         )
@@ -62,4 +62,4 @@ def test_every_asset_materializes_and_raw_figures_equal_the_audit(
         ) == audit[(m["audit_run_id"], key)]
         assert m["rows_loaded"] > 0 and m["seconds"] > 0 and m["dlt_load_id"]
     assert meta["raw_shop/orders"]["rows_extracted"] == 1_500
-    assert ops_world.sql("select count(*) from marts.fct_orders")[0][0] > 0
+    assert ops.sql("select count(*) from marts.fct_orders")[0][0] > 0

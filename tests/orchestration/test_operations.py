@@ -42,16 +42,16 @@ def _url(url: str, **change: object) -> str:
 
 
 def test_a_transient_failure_is_retried_and_succeeds(
-    ops_world: OpsWorld, instance: dg.DagsterInstance
+    ops: OpsWorld, instance: dg.DagsterInstance
 ) -> None:
-    catalog = DbUrl.parse(ops_world.manifest.catalog_url)
+    catalog = DbUrl.parse(ops.manifest.catalog_url)
     proxy = FlakyProxy(catalog.host or "127.0.0.1", catalog.port or 5432, drop=1)
     try:
-        result = ops_world.materialize(
+        result = ops.materialize(
             ["raw_catalog"],
             instance,
             SOURCES__CATALOG__CREDENTIALS=_url(
-                ops_world.manifest.catalog_url, host="127.0.0.1", port=proxy.port
+                ops.manifest.catalog_url, host="127.0.0.1", port=proxy.port
             ),
         )
     finally:
@@ -69,13 +69,13 @@ def test_a_transient_failure_is_retried_and_succeeds(
 
 
 def test_a_terminal_failure_fails_once_and_sends_one_alert(
-    ops_world: OpsWorld, instance: dg.DagsterInstance, alert_receivers: Receivers
+    ops: OpsWorld, instance: dg.DagsterInstance, alert_receivers: Receivers
 ) -> None:
     password = "not-the-password-7f3a"  # pragma: allowlist secret
-    result = ops_world.materialize(
+    result = ops.materialize(
         ["raw_shop"],
         instance,
-        SOURCES__SHOP__CREDENTIALS=_url(ops_world.manifest.shop_url, password=password),
+        SOURCES__SHOP__CREDENTIALS=_url(ops.manifest.shop_url, password=password),
     )
     assert not result.success
     assert len(_attempts(instance, result.run_id)) == 1
@@ -83,7 +83,7 @@ def test_a_terminal_failure_fails_once_and_sends_one_alert(
 
     run = instance.get_run_by_id(result.run_id)
     (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-    sensor = ops_world.definitions().get_sensor_def("alert_on_run_failure")
+    sensor = ops.definitions().get_sensor_def("alert_on_run_failure")
     context = dg.build_run_status_sensor_context(
         sensor_name="alert_on_run_failure",
         dagster_event=failure.dagster_event,
@@ -105,19 +105,19 @@ def test_a_terminal_failure_fails_once_and_sends_one_alert(
 
 
 def test_a_rule_over_its_tolerance_sends_its_alert(
-    ops_world: OpsWorld,
+    ops: OpsWorld,
     ops_built: dg.ExecuteInProcessResult,
     instance: dg.DagsterInstance,
     alert_receivers: Receivers,
 ) -> None:
     assert ops_built.success
-    with duckdb.connect(ops_world.warehouse) as con:  # tolerate nothing of a rule that fires
+    with duckdb.connect(ops.warehouse) as con:  # tolerate nothing of a rule that fires
         (rule,) = con.sql(
             "select rule_name from data_quality.dq_rule_results where rows_failing > 0 "
             "order by rule_name limit 1"
         ).fetchone() or ("",)
         con.execute("update seeds.dq_rules set max_failure_rate = 0 where rule_name = ?", [rule])
-    result = ops_world.materialize(["data_quality/dq_rule_results"], instance)
+    result = ops.materialize(["data_quality/dq_rule_results"], instance)
     assert result.success  # a warn rule over its rate warns: the build stays green
     (mail,) = alert_receivers.mails
     (post,) = alert_receivers.posts
@@ -130,7 +130,7 @@ def test_a_rule_over_its_tolerance_sends_its_alert(
 
 
 def test_a_stale_source_and_late_marts_each_alert_once(
-    ops_world: OpsWorld,
+    ops: OpsWorld,
     ops_built: dg.ExecuteInProcessResult,
     instance: dg.DagsterInstance,
     alert_receivers: Receivers,
@@ -163,16 +163,16 @@ def test_a_stale_source_and_late_marts_each_alert_once(
 
 
 def test_the_schedule_asks_for_one_daily_run(
-    ops_world: OpsWorld, monkeypatch: pytest.MonkeyPatch
+    ops: OpsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    schedule = ops_world.definitions().get_schedule_def("daily_schedule")
+    schedule = ops.definitions().get_schedule_def("daily_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
     context = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
     )
     (request,) = schedule.evaluate_tick(context).run_requests or []
     assert schedule.job_name == "daily"
-    job = ops_world.definitions().resolve_job_def("daily")
+    job = ops.definitions().resolve_job_def("daily")
     assert {"load_shop", "load_catalog", "load_hubspot", "dbt_build", "dbt_docs"} <= {
         n.name for n in job.nodes
     }
@@ -180,20 +180,20 @@ def test_the_schedule_asks_for_one_daily_run(
 
     monkeypatch.setenv("SHOPSPHERE_DAILY_CRON", "30 3 * * *")
     monkeypatch.setenv("SHOPSPHERE_SCHEDULE_TIMEZONE", "Europe/Berlin")
-    moved = ops_world.definitions().get_schedule_def("daily_schedule")
+    moved = ops.definitions().get_schedule_def("daily_schedule")
     assert (moved.cron_schedule, moved.execution_timezone) == ("30 3 * * *", "Europe/Berlin")
 
 
 def test_a_second_run_of_a_source_waits_for_the_first(
-    ops_world: OpsWorld, instance: dg.DagsterInstance
+    ops: OpsWorld, instance: dg.DagsterInstance
 ) -> None:
     """Another run of catalog holds its lock: this run's load is refused, retried with backoff,
     and loads only once the other has finished, never alongside it."""
-    holder = source_lock(ops_world.env["SHOPSPHERE_PIPELINES_DIR"], "catalog", "duckdb")
+    holder = source_lock(ops.env["SHOPSPHERE_PIPELINES_DIR"], "catalog", "duckdb")
     holder.__enter__()
     outcome: list[dg.ExecuteInProcessResult] = []
     runner = threading.Thread(
-        target=lambda: outcome.append(ops_world.materialize(["raw_catalog"], instance))
+        target=lambda: outcome.append(ops.materialize(["raw_catalog"], instance))
     )
     runner.start()
     try:
