@@ -1,0 +1,184 @@
+"""Orchestration benchmark: the Dagster daemon's scheduled daily run on a big world, with the
+orchestrator's memory.
+
+    python -m benchmarks.orchestration [--orders 1000000] [--reuse-world] [--work-dir data/bench_ops]
+
+Builds (or reuses) a world of `--orders` orders on the MariaDB and PostgreSQL servers, serves
+its HubSpot portal with the emulator (rate limits lifted, as in benchmarks.warehouse), starts
+`dagster dev` (webserver and daemon) on an empty warehouse and instance with the daily
+schedule set to every minute, and waits for the first scheduled run of the daily job. It
+samples the RSS of dagster's whole process tree every second and prints: the run's status and
+seconds, each step's seconds, and the orchestrator's RSS idle (before the run) and at peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
+RUNS = """{ runsOrError { ... on Runs { results { runId status jobName startTime endTime
+  tags { key value } stepStats { stepKey status startTime endTime } } } } }"""
+
+
+def tree_rss_mb(pid: int) -> tuple[float, int]:
+    """RSS of a process and all its descendants, in MB, and how many processes that is."""
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total / 2**20, len(procs)
+
+
+def scheduled_run(url: str) -> dict[str, Any] | None:
+    try:
+        answer = requests.post(f"{url}/graphql", json={"query": RUNS}, timeout=10).json()
+    except (requests.RequestException, ValueError):
+        return None
+    runs = answer.get("data", {}).get("runsOrError", {}).get("results") or []
+    for run in runs:
+        tags = {t["key"] for t in run["tags"]}
+        if run["jobName"] == "daily" and "dagster/schedule_name" in tags:
+            return dict(run)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--reuse-world", action="store_true")
+    parser.add_argument("--work-dir", default="data/bench_ops")
+    parser.add_argument("--port", type=int, default=3971)
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args(argv)
+
+    from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
+    from world.urls import DbUrl
+
+    work = Path(args.work_dir).resolve()
+    world_dir = work / "world"
+    py = sys.executable
+    shop_url = os.environ.get(
+        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_ops_shop"
+    )
+    catalog_url = os.environ.get(
+        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_ops_catalog"
+    )
+    if not args.reuse_world or not (world_dir / "manifest.json").exists():
+        print(f"-- world: {args.orders:,} orders ...", flush=True)
+        subprocess.run(
+            [
+                py,
+                "-m",
+                "world",
+                "--world-dir",
+                str(world_dir),
+                "create",
+                "--orders",
+                str(args.orders),
+                "--shop-url",
+                shop_url,
+                "--catalog-url",
+                catalog_url,
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    manifest = json.loads((world_dir / "manifest.json").read_text())
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "dlt", "dagster_home", "target"):
+        path = work / stale
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    home = work / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+
+    limits = EmulatorConfig(
+        tokens={TOKEN}, interval_max=1_000_000, search_per_second=1_000, daily_max=10**9
+    )
+    emulator = HubSpotEmulator(manifest["hubspot_store"], limits).start()
+    bin_dir = Path(py).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(
+        SOURCES__SHOP__CREDENTIALS=DbUrl.parse(manifest["shop_url"]).sqlalchemy(),
+        SOURCES__CATALOG__CREDENTIALS=DbUrl.parse(manifest["catalog_url"]).sqlalchemy(),
+        SOURCES__HUBSPOT__ACCESS_TOKEN=TOKEN,
+        SOURCES__HUBSPOT__BASE_URL=emulator.base_url,
+        SHOPSPHERE_DUCKDB_PATH=str(work / "warehouse.duckdb"),
+        SHOPSPHERE_PIPELINES_DIR=str(work / "dlt"),
+        DBT_PROFILES_DIR=str(ROOT),
+        DBT_TARGET_PATH=str(work / "target"),
+        DAGSTER_HOME=str(home),
+        SHOPSPHERE_DAILY_CRON="* * * * *",
+        RUNTIME__LOG_LEVEL="WARNING",
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    subprocess.run([str(bin_dir / "dbt"), "parse", "--quiet"], cwd=ROOT, env=env, check=True)
+    url = f"http://127.0.0.1:{args.port}"
+    log = (work / "dagster.log").open("w")
+    dev = subprocess.Popen(
+        [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(args.port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    idle: tuple[float, int] = (0.0, 0)
+    peak: tuple[float, int] = (0.0, 0)
+    run: dict[str, Any] | None = None
+    try:
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            rss = tree_rss_mb(dev.pid)
+            run = scheduled_run(url)
+            if run is None:
+                idle = rss  # the orchestrator up and waiting: the last sample before the run
+                continue
+            peak = max(peak, rss)
+            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
+    finally:
+        os.killpg(dev.pid, signal.SIGKILL)  # dagster dev ignores SIGTERM for a long while
+        dev.wait()
+        emulator.stop()
+        log.close()
+    if run is None:
+        raise SystemExit(f"benchmark: no scheduled run within {args.timeout:.0f} s; see {log.name}")
+    print(
+        f"\n{args.orders:,} orders: scheduled daily run {run['runId'][:8]} {run['status']} "
+        f"in {run['endTime'] - run['startTime']:.0f} s"
+    )
+    print(f"\n{'step':<14} {'status':<10} {'seconds':>8}")
+    for s in sorted(run["stepStats"], key=lambda s: s["startTime"] or 0):
+        seconds = (s["endTime"] or 0) - (s["startTime"] or 0)
+        print(f"{s['stepKey']:<14} {s['status']:<10} {seconds:>8.1f}")
+    print(
+        f"\norchestrator RSS  idle {idle[0]:,.0f} MB ({idle[1]} processes), "
+        f"peak during the run {peak[0]:,.0f} MB ({peak[1]} processes)"
+    )
+    return 0 if run["status"] == "SUCCESS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
