@@ -52,12 +52,17 @@ def scheduled_run(url: str) -> dict[str, Any] | None:
         answer = requests.post(f"{url}/graphql", json={"query": RUNS}, timeout=10).json()
     except (requests.RequestException, ValueError):
         return None
-    runs = answer.get("data", {}).get("runsOrError", {}).get("results") or []
-    for run in runs:
+    # While the code location loads, the answer holds errors and no data.
+    runs = ((answer.get("data") or {}).get("runsOrError") or {}).get("results") or []
+    for run in reversed(runs):  # newest first: the first scheduled run is the last one
         tags = {t["key"] for t in run["tags"]}
         if run["jobName"] == "daily" and "dagster/schedule_name" in tags:
             return dict(run)
     return None
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((world_dir / "manifest.json").read_text())
     for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "dlt", "dagster_home", "target"):
         path = work / stale
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     home = work / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
@@ -132,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         RUNTIME__LOG_LEVEL="WARNING",
         PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    # dagster runs in a session of its own (so that its whole group can be killed): turn
+    # SIGTERM into an exception, so that the clean-up below stops it too.
+    signal.signal(signal.SIGTERM, _terminate)
     subprocess.run([str(bin_dir / "dbt"), "parse", "--quiet"], cwd=ROOT, env=env, check=True)
     url = f"http://127.0.0.1:{args.port}"
     log = (work / "dagster.log").open("w")

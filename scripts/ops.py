@@ -28,6 +28,10 @@ from world.cli import DEFAULT_TOKEN, Manifest  # noqa: E402
 from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -69,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         hubspot.start()
         warehouse = str(Path(args.warehouse).resolve())
         env.update(world_env(manifest, hubspot.base_url, warehouse))
+    # dagster runs in a session of its own (so that its whole group can be killed): turn
+    # SIGTERM into an exception, so that the clean-up below stops it too.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         subprocess.run([str(bin_dir / "dbt"), "parse", "--quiet"], cwd=ROOT, env=env, check=True)
         print(f"ops: DAGSTER_HOME={home}; open http://127.0.0.1:{args.port}", flush=True)
