@@ -27,6 +27,7 @@ MART_SYSTEMS = {
     "dim_products": {"catalog"},
     "fct_daily_revenue": {"shop"},
     "fct_campaign_performance": {"shop", "hubspot"},
+    "fct_email_sends": {"hubspot"},
 }
 
 

@@ -56,7 +56,8 @@ final as (
         cast(coalesce(stock.quantity_available, 0) as bigint) as quantity_available,
         cast(coalesce(stock.warehouse_count, 0) as integer) as warehouse_count,
         cast(coalesce(stock.quantity_on_hand, 0) > 0 as boolean) as is_in_stock,
-        cast(products.is_active as boolean) as is_active
+        cast(products.is_active as boolean) as is_active,
+        cast({{ run_timestamp() }} as date) as stock_as_of_date
     from products
     left join categories
         on products.category_id = categories.category_id

@@ -76,6 +76,15 @@ order_totals as (
 
 ),
 
+-- The quarantine's order-line rules (seed dq_rules), whatever their action.
+quarantined_lines as (
+
+    select distinct record_key
+    from {{ ref('dq_issues') }}
+    where table_name = 'order_items'
+
+),
+
 final as (
 
     select
@@ -92,6 +101,7 @@ final as (
         cast(order_items.has_positive_quantity as boolean) as has_positive_quantity,
         cast(order_items.is_orphan_product as boolean) as is_orphan_product,
         cast(classified.is_valid_order as boolean) as is_valid_order,
+        cast(quarantined_lines.record_key is not null as boolean) as is_quarantined,
         cast(order_totals.source_updated_at as timestamp) as source_updated_at
     from order_items
     inner join orders
@@ -102,6 +112,8 @@ final as (
         on order_items.order_id = classified.order_id
     inner join order_totals
         on order_items.order_id = order_totals.order_id
+    left join quarantined_lines
+        on cast(order_items.order_item_id as {{ dbt.type_string() }}) = quarantined_lines.record_key
 
 )
 

@@ -10,20 +10,32 @@ campaigns as (
         campaign_status,
         started_on,
         ended_on,
-        budget_amount
+        budget_amount,
+        currency_code
     from {{ ref('stg_hubspot__campaigns') }}
 
 ),
 
-email_events as (
+fx_rates as (
+
+    select
+        currency_code,
+        usd_per_unit
+    from {{ ref('fx_rates') }}
+
+),
+
+email_sends as (
 
     select
         campaign_id,
-        email_campaign_id,
-        recipient_email,
-        event_type,
-        is_unsubscribe
-    from {{ ref('int_email_events_attributed_to_campaigns') }}
+        sent_events,
+        delivered_events,
+        bounce_events,
+        is_opened,
+        is_clicked,
+        unsubscribes
+    from {{ ref('fct_email_sends') }}
     where campaign_id is not null
 
 ),
@@ -38,20 +50,18 @@ orders as (
 
 ),
 
--- Unique opens and clicks count each recipient once per send (email campaign id).
+-- Unique opens and clicks count each recipient once per send (fct_email_sends' grain).
 email_metrics as (
 
     select
         campaign_id,
-        sum(case when event_type = 'sent' then 1 else 0 end) as emails_sent,
-        sum(case when event_type = 'delivered' then 1 else 0 end) as emails_delivered,
-        sum(case when event_type = 'bounce' then 1 else 0 end) as emails_bounced,
-        count(distinct case when event_type = 'open' then {{ dbt.concat(['cast(email_campaign_id as ' ~ dbt.type_string() ~ ')', "'|'", 'recipient_email']) }} end)
-            as unique_opens,
-        count(distinct case when event_type = 'click' then {{ dbt.concat(['cast(email_campaign_id as ' ~ dbt.type_string() ~ ')', "'|'", 'recipient_email']) }} end)
-            as unique_clicks,
-        sum(case when is_unsubscribe then 1 else 0 end) as unsubscribes
-    from email_events
+        sum(sent_events) as emails_sent,
+        sum(delivered_events) as emails_delivered,
+        sum(bounce_events) as emails_bounced,
+        sum(case when is_opened then 1 else 0 end) as unique_opens,
+        sum(case when is_clicked then 1 else 0 end) as unique_clicks,
+        sum(unsubscribes) as unsubscribes
+    from email_sends
     group by 1
 
 ),
@@ -77,6 +87,8 @@ final as (
         cast(campaigns.started_on as date) as started_on,
         cast(campaigns.ended_on as date) as ended_on,
         cast(campaigns.budget_amount as decimal(18, 2)) as budget_amount,
+        cast(campaigns.currency_code as varchar) as budget_currency,
+        cast(round(campaigns.budget_amount * fx_rates.usd_per_unit, 2) as decimal(18, 2)) as budget_usd,
         cast(coalesce(email_metrics.emails_sent, 0) as bigint) as emails_sent,
         cast(coalesce(email_metrics.emails_delivered, 0) as bigint) as emails_delivered,
         cast(coalesce(email_metrics.emails_bounced, 0) as bigint) as emails_bounced,
@@ -98,6 +110,8 @@ final as (
         on campaigns.campaign_id = email_metrics.campaign_id
     left join order_metrics
         on campaigns.campaign_id = order_metrics.campaign_id
+    left join fx_rates
+        on campaigns.currency_code = fx_rates.currency_code
 
 )
 

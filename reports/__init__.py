@@ -1,0 +1,1 @@
+"""What people read: figures asked of the semantic layer (reports.metrics)."""
