@@ -12,6 +12,8 @@ declared in `models/marts/*/_*__semantic_models.yml`, so each has exactly one de
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +75,21 @@ class _DialectOnly:
         return f":{bind_parameter_key}"
 
 
+def _one_line(exc: Exception) -> str:
+    """MetricFlow's errors run to dozens of lines: keep what is wrong and with which input."""
+    text = str(exc)
+    message = re.search(r"Message:\s*\n(.*?)(?:\n\s*\n|$)", text, re.S)
+    subject = re.search(r"Object Builder Input:\s*\n\s*(.+)", text)
+    parts = [
+        " ".join(message.group(1).split()).removesuffix(" Common issues are:")
+        if message
+        else text.strip().split("\n")[0]
+    ]
+    if subject:
+        parts.append(f"input: {subject.group(1).strip()}")
+    return "; ".join(p for p in parts if p) or type(exc).__name__
+
+
 class SemanticLayer:
     """The project's metrics, from the semantic manifest of one dbt target folder."""
 
@@ -122,9 +139,8 @@ class SemanticLayer:
             return self.engine.explain(request).sql_statement.sql
         except MetricsError:
             raise
-        except Exception as exc:  # MetricFlow's own errors are long; keep their first line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MetricsError(f"semantic layer: {', '.join(metrics)}: {first}") from exc
+        except Exception as exc:
+            raise MetricsError(f"semantic layer: {', '.join(metrics)}: {_one_line(exc)}") from exc
 
     def query(
         self,
@@ -139,3 +155,82 @@ class SemanticLayer:
         cursor = connection.execute(self.sql(metrics, group_by, where, order_by, limit))
         columns = [d[0].lower() for d in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# The quickstart summary's figures, all time, in this order.
+HEADLINE = [
+    "valid_orders",
+    "net_revenue_usd",
+    "average_order_value_usd",
+    "new_customers",
+    "repeat_purchase_rate",
+    "open_rate",
+    "attributed_revenue_usd",
+    "return_on_campaign_budget",
+    "stock_on_hand",
+    "products_out_of_stock",
+    "quarantined_order_line_share",
+]
+
+
+def formatted(metric: str, value: Any) -> str:
+    """A metric's value as a person reads it: dollars, percentages, thousands separators."""
+    if value is None:
+        return "n/a"
+    if metric.endswith("_usd"):
+        return f"${value:,.2f}"
+    if metric.endswith(("_rate", "_share")):
+        return f"{float(value):.1%}"
+    if metric.startswith("return_on_"):
+        return f"{float(value):,.2f}x"
+    return f"{value:,}"
+
+
+def headline(layer: SemanticLayer, connection: Connection) -> list[tuple[str, str, str]]:
+    """(metric, label, formatted value) for each HEADLINE metric, one query each."""
+    labels = {m.name: m.label or m.name for m in layer.lookup.semantic_manifest.metrics}
+    values: dict[str, Any] = {}
+    for metric in HEADLINE:
+        values.update(layer.query(connection, [metric])[0])
+    return [(m, labels[m], formatted(m, values[m])) for m in HEADLINE]
+
+
+def check(layer: SemanticLayer) -> list[str]:
+    """One line per metric MetricFlow cannot write SQL for, in total or per day: an unknown
+    dimension or entity in a filter, a ratio over a broken metric."""
+    problems = []
+    for name in layer.metric_names():
+        for group_by in ([], ["metric_time__day"]):
+            try:
+                layer.sql([name], group_by)
+            except MetricsError as exc:
+                problems.append(f"metric {name} ({' by '.join(group_by) or 'total'}): {exc}")
+                break
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reports.metrics",
+        description="Check that MetricFlow can query every metric of the semantic manifest.",
+    )
+    parser.add_argument("command", choices=["check"])
+    parser.add_argument("--target-path", default="target", help="the dbt target folder")
+    args = parser.parse_args(argv)
+    try:
+        layer = SemanticLayer.from_target(args.target_path)
+    except MetricsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    problems = check(layer)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if not problems:
+        print(f"semantic layer: all {len(layer.metric_names())} metrics compile")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

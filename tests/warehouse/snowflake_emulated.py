@@ -3,6 +3,7 @@ unreachable here). Run as its own process by the tests:
 
     python tests/warehouse/snowflake_emulated.py DB_PATH [--raw WAREHOUSE.duckdb] -- DBT ARGS...
     python tests/warehouse/snowflake_emulated.py DB_PATH --load -- LOADER ARGS...
+    python tests/warehouse/snowflake_emulated.py DB_PATH --sql QUERIES.json RESULTS.json
 
 DB_PATH is fakesnow's folder: each Snowflake database is a DuckDB file there (RAW.db,
 ANALYTICS.db). With --raw, the raw_* schemas of a DuckDB warehouse are first copied into the
@@ -246,6 +247,31 @@ def bridge_fakesnow_gaps(grants_log: Path | None) -> None:
     instance.FakeSnow.connect = connect  # type: ignore[method-assign]
 
 
+def run_queries(db_path: Path, queries: Path, results: Path) -> int:
+    """Each query as a reader of the marts would send it: {name: {"columns": [...], "rows":
+    [[...]]}}, values as text (None stays null)."""
+    import json
+
+    import fakesnow
+    import snowflake.connector
+
+    bridge_fakesnow_gaps(None)
+    answers = {}
+    with (
+        fakesnow.patch(db_path=db_path),
+        snowflake.connector.connect(database="ANALYTICS") as conn,
+    ):
+        for name, sql in json.loads(queries.read_text()).items():
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            answers[name] = {
+                "columns": [d[0].lower() for d in cursor.description],
+                "rows": [[None if v is None else str(v) for v in row] for row in cursor.fetchall()],
+            }
+    results.write_text(json.dumps(answers))
+    return 0
+
+
 def main() -> int:
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -258,12 +284,20 @@ def main() -> int:
         action="store_true",
         help="run the loaders (python -m loaders.run ARGS) instead of dbt, into Snowflake",
     )
+    parser.add_argument(
+        "--sql",
+        nargs=2,
+        metavar=("QUERIES", "RESULTS"),
+        help="run each query of a JSON object {name: sql} on ANALYTICS; write {name: rows}",
+    )
     args = parser.parse_args(argv[:split])
     dbt_args = argv[split + 1 :]
     db_path = Path(args.db_path)
     db_path.mkdir(parents=True, exist_ok=True)
     if args.raw:
         copy_raw(db_path, args.raw)
+    if args.sql:
+        return run_queries(db_path, Path(args.sql[0]), Path(args.sql[1]))
     if not dbt_args:
         return 0
 

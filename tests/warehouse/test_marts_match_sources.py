@@ -1,29 +1,22 @@
 """The independent check: the marts against numbers computed with plain SQL straight from the
-source systems (MariaDB's shop, PostgreSQL's catalog, the HubSpot portal's store), on a generated
-world with all its dirty data. They must match exactly: every number we publish must be right.
-
-The source-side SQL here shares no code with the dbt project; it restates SPEC §3's definitions
-(valid order, net revenue, identity, attribution) from scratch. The FX rates are the project's
-constants (seeds/fx_rates.csv), read as a CSV.
+source systems (tests/fixtures/source_figures.py), on a generated world with all its dirty data.
+They must match exactly: every number we publish must be right.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from tests.fixtures import source_figures
 from tests.fixtures.dbt import BuiltWorld
+from tests.fixtures.source_figures import net_usd_sql, valid_order_sql
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
-
-REVENUE_STATUSES = "('paid', 'shipped', 'delivered')"
 
 
 @pytest.fixture(params=["default", "variant"])
@@ -31,22 +24,6 @@ def world(request: pytest.FixtureRequest) -> BuiltWorld:
     """Each check runs on the default world and on the variant one (world/variant.py)."""
     name = "built_warehouse" if request.param == "default" else "built_variant_warehouse"
     return request.getfixturevalue(name)
-
-
-def fx_case(column: str = "currency") -> str:
-    """The seed's rates as a SQL CASE over the order's currency."""
-    with (ROOT / "seeds" / "fx_rates.csv").open() as f:
-        rates = {r["currency_code"]: r["usd_per_unit"] for r in csv.DictReader(f)}
-    whens = " ".join(f"when '{code}' then {rate}" for code, rate in rates.items())
-    return f"(case {column} {whens} end)"
-
-
-def valid_order_sql(as_of_param: str = "%s") -> str:
-    return f"status in {REVENUE_STATUSES} and placed_at <= {as_of_param}"
-
-
-def net_usd_sql() -> str:
-    return f"round((subtotal - discount_amount) * {fx_case()}, 2)"
 
 
 def test_the_build_is_green_on_dirty_data(world: BuiltWorld) -> None:
@@ -95,15 +72,7 @@ def test_the_build_is_green_on_dirty_data(world: BuiltWorld) -> None:
 
 
 def test_valid_orders_and_net_revenue_per_day_and_channel(world: BuiltWorld) -> None:
-    expected = {
-        (day, channel): (orders, net, discount)
-        for day, channel, orders, net, discount in world.shop(
-            f"""select date(placed_at), channel, count(*), sum({net_usd_sql()}),
-                       sum(round(discount_amount * {fx_case()}, 2))
-                from orders where {valid_order_sql()} group by 1, 2""",
-            (world.as_of,),
-        )
-    }
+    expected = source_figures.revenue_per_day_and_channel(world)
     actual = {
         (day, channel): (orders, net, discount)
         for day, channel, orders, net, discount in world.mart(
@@ -141,29 +110,7 @@ def test_every_order_still_in_the_shop_once_with_its_validity_and_revenue(
 
 
 def test_customers_per_segment(world: BuiltWorld) -> None:
-    rows = world.shop(
-        f"""select customers.customer_id,
-                   case
-                       when history.customer_id is null then 'prospect'
-                       when history.last_order_at < date_sub(%s, interval 365 day) then 'lapsed'
-                       when history.net_usd >= 1000 then 'vip'
-                       when history.valid_orders >= 3 then 'loyal'
-                       else 'active'
-                   end,
-                   coalesce(history.valid_orders, 0),
-                   coalesce(history.net_usd, 0)
-            from customers
-            left join (
-                select customer_id, count(*) as valid_orders, sum({net_usd_sql()}) as net_usd,
-                       max(placed_at) as last_order_at
-                from orders
-                where {valid_order_sql()} and customer_id is not null
-                group by customer_id
-            ) as history on customers.customer_id = history.customer_id
-            where customers.deleted_at is null""",
-        (world.as_of, world.as_of),
-    )
-    expected = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    expected = {k: v[:3] for k, v in source_figures.customers(world).items()}
     actual = {
         r[0]: (r[1], r[2], r[3])
         for r in world.mart(
@@ -207,46 +154,7 @@ def test_identity_links_each_customer_to_the_latest_contact_with_their_email(
 
 
 def test_campaign_email_metrics_and_attributed_revenue(world: BuiltWorld) -> None:
-    campaigns = dict(
-        world.hubspot("select id, lower(trim(json_extract(properties, '$.hs_utm'))) from campaigns")
-    )
-    assert len(set(campaigns.values())) == len(campaigns)  # a utm value tracks one campaign
-    by_utm = {
-        utm: (orders, net)
-        for utm, orders, net in world.shop(
-            f"""select lower(trim(utm_campaign)), count(*), sum({net_usd_sql()})
-                from orders where {valid_order_sql()} and trim(utm_campaign) <> ''
-                group by 1""",
-            (world.as_of,),
-        )
-    }
-    emails = {
-        row[0]: row[1:]
-        for row in world.hubspot(
-            """with sends as (
-                   select json_extract(emails.body, '$.campaign') as campaign_id,
-                          cast(send.value as integer) as email_campaign_id
-                   from marketing_emails as emails,
-                        json_each(emails.body, '$.allEmailCampaignIds') as send
-               )
-               select sends.campaign_id,
-                      sum(events.type = 'SENT'), sum(events.type = 'DELIVERED'),
-                      count(distinct case when events.type = 'OPEN'
-                            then events.email_campaign_id || '|' || lower(trim(events.recipient)) end),
-                      count(distinct case when events.type = 'CLICK'
-                            then events.email_campaign_id || '|' || lower(trim(events.recipient)) end)
-               from email_events as events
-               inner join sends on events.email_campaign_id = sends.email_campaign_id
-               group by 1"""
-        )
-    }
-    expected = {
-        campaign_id: (
-            *emails.get(campaign_id, (0, 0, 0, 0)),
-            *by_utm.get(utm, (0, Decimal("0.00"))),
-        )
-        for campaign_id, utm in campaigns.items()
-    }
+    expected = source_figures.campaigns(world)
     actual = {
         r[0]: tuple(r[1:])
         for r in world.mart(
@@ -261,16 +169,7 @@ def test_campaign_email_metrics_and_attributed_revenue(world: BuiltWorld) -> Non
 
 
 def test_stock_per_product(world: BuiltWorld) -> None:
-    expected = {
-        product_id: (int(on_hand), on_hand > 0)
-        for product_id, on_hand in world.catalog(
-            """select products.product_id, coalesce(sum(levels.quantity_on_hand), 0)
-               from catalog.products
-               left join catalog.inventory_levels as levels
-                   on products.product_id = levels.product_id
-               group by 1"""
-        )
-    }
+    expected = {p: (n, n > 0) for p, n in source_figures.stock_on_hand(world).items()}
     actual = {
         r[0]: (r[1], r[2])
         for r in world.mart(

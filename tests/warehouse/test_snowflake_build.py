@@ -10,10 +10,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
+from reports.metrics import SemanticLayer
 from tests.fixtures.dbt import ROOT, BuiltWorld
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
@@ -125,6 +127,23 @@ class SnowflakeBuild:
         assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
         results = json.loads((self.target / "run_results.json").read_text())["results"]
         return {r["unique_id"]: r["status"] for r in results}
+
+    def query(self, queries: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Queries run on the emulated ANALYTICS database (see the harness's --sql)."""
+        sent, answered = self.target / "queries.json", self.target / "answers.json"
+        sent.write_text(json.dumps(queries))
+        done = subprocess.run(
+            [sys.executable, str(HARNESS), str(self.db_path), "--sql", str(sent), str(answered)],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+        answers: dict[str, dict[str, Any]] = json.loads(answered.read_text())
+        return answers
 
     def rows(self, schema: str, table: str) -> list[tuple[str | None, ...]]:
         with duckdb.connect(str(self.db_path / "ANALYTICS.db"), read_only=True) as con:
@@ -245,3 +264,68 @@ def test_a_second_build_runs_every_incremental_strategy_and_changes_nothing(
     assert "merge into" in snapshot_sql.lower()
     after = {(s, t): snowflake.rows(s, t) for s, tables in PUBLIC.items() for t in tables}
     assert after == before
+
+
+# What the report pages and the quickstart ask most: every metric in total, and the main ones
+# per day and dimension.
+SNOWFLAKE_QUERIES = {
+    "revenue_by_day_and_channel": (
+        ["valid_orders", "net_revenue_usd", "average_order_value_usd", "discount_usd"],
+        ["metric_time__day", "order__channel"],
+    ),
+    "revenue_by_week_and_segment": (
+        ["net_revenue_usd", "ordering_customers"],
+        ["metric_time__week", "customer__customer_segment"],
+    ),
+    "email_funnel_by_campaign": (
+        ["emails_sent", "emails_delivered", "unique_opens", "unique_clicks", "open_rate"],
+        ["campaign__campaign_name"],
+    ),
+    "stock_by_category": (
+        ["stock_on_hand", "products_out_of_stock"],
+        ["product__top_category_name"],
+    ),
+    "quarantine_by_month": (["quarantined_order_line_share"], ["metric_time__month"]),
+}
+
+
+def _comparable(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Text of each value as both warehouses would print it: numbers to 9 significant digits
+    (DuckDB's and Snowflake's doubles differ in the last bits), times to their day."""
+    out: list[Any] = []
+    for value in row.values():
+        text = None if value is None else str(value)
+        if text is None:
+            out.append(None)
+            continue
+        try:
+            out.append(float(f"{float(text):.9g}"))
+        except ValueError:
+            out.append(text[:10] if text[:4].isdigit() and text[4:5] == "-" else text)
+    return tuple(out)
+
+
+def test_the_sql_metricflow_writes_for_snowflake_runs_there_with_the_duckdb_answers(
+    snowflake: SnowflakeBuild, built_warehouse: BuiltWorld
+) -> None:
+    on_snowflake = SemanticLayer.from_target(snowflake.target)
+    on_duckdb = SemanticLayer.from_target(built_warehouse.dbt.target_dir)
+    queries = {name: (metrics, group_by) for name, (metrics, group_by) in SNOWFLAKE_QUERIES.items()}
+    for metric in on_duckdb.metric_names():
+        queries[f"total_{metric}"] = ([metric], [])
+    sql = {
+        name: on_snowflake.sql(metrics, group_by) for name, (metrics, group_by) in queries.items()
+    }
+    assert all('"ANALYTICS"' in q.upper() or "ANALYTICS." in q.upper() for q in sql.values())
+    answers = snowflake.query(sql)
+    with duckdb.connect(built_warehouse.dbt.warehouse, read_only=True) as con:
+        for name, (metrics, group_by) in queries.items():
+            expected = sorted(
+                (_comparable(r) for r in on_duckdb.query(con, metrics, group_by)), key=str
+            )
+            columns = answers[name]["columns"]
+            actual = sorted(
+                (_comparable(dict(zip(columns, r, strict=True))) for r in answers[name]["rows"]),
+                key=str,
+            )
+            assert actual == expected, name
