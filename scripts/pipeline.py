@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,6 +124,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def print_headline(con: Any) -> None:
+    """The business's headline figures, asked of the semantic layer (reports.metrics)."""
+    from reports.metrics import MetricsError, SemanticLayer, headline
+
+    target = os.environ.get("DBT_TARGET_PATH", str(ROOT / "target"))
+    try:
+        figures = headline(SemanticLayer.from_target(target), con)
+    except MetricsError as exc:
+        print(f"\n    headline figures: {exc}")
+        return
+    print("\n    headline figures, all time (semantic layer: .venv/bin/mf query --metrics NAME)")
+    for metric, label, value in figures:
+        print(f"      {label:<36} {value:>16}   {metric}")
+
+
 def summarize(warehouse: str) -> None:
     """Rows per raw, mart and history table; the data-quality report; failing data tests."""
     import duckdb
@@ -139,6 +155,7 @@ def summarize(warehouse: str) -> None:
             by_schema.setdefault(schema, []).append(f"{table} {size:,}")
         for schema, items in by_schema.items():
             print(f"    {schema:<12} " + ", ".join(items))
+        print_headline(con)
         print()
         print_dq_report(con, indent="    ")
         stored = [
