@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +53,14 @@ def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path) -> None:
         assert "fct_orders" in summary and "data-quality rule" in summary
         assert "missing_category" in summary  # one line per rule of the data-quality report
         assert warehouse.exists()
+        # The headline figures come from the semantic layer and say what the marts say.
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            valid, net = con.execute(
+                "select count(*), sum(net_revenue_usd) from marts.fct_orders where is_valid_order"
+            ).fetchone() or (0, 0)
+        assert re.search(rf"Valid orders +{valid:,} +valid_orders", summary), summary
+        assert re.search(rf"Net revenue \(USD\) +\${net:,.2f} +net_revenue_usd", summary), summary
+        assert "Share of order lines quarantined" in summary
         catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
         assert catalog["nodes"]  # docs were generated over real warehouse objects
     finally:
