@@ -29,6 +29,7 @@ PUBLIC = {
         "dim_products",
         "fct_daily_revenue",
         "fct_campaign_performance",
+        "fct_email_sends",
         "dim_date",
         "dim_product_price_history",
         "dim_inventory_level_history",
