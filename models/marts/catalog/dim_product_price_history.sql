@@ -27,7 +27,10 @@ final as (
         cast(dbt_valid_from as timestamp) as valid_from,
         cast(dbt_valid_to as timestamp) as valid_to,
         cast(dbt_valid_to is null as boolean) as is_current,
-        cast(coalesce(cast(dbt_is_deleted as varchar) = 'True', false) as boolean) as is_deleted
+        cast(coalesce(cast(dbt_is_deleted as varchar) = 'True', false) as boolean) as is_deleted,
+        cast(
+            lag(list_price) over (partition by product_id order by dbt_valid_from) as decimal(12, 2)
+        ) as previous_list_price
     from versions
 
 )
