@@ -29,3 +29,34 @@
     {%- endfor -%}
     {{ log(schemas | length ~ " schema(s) with prefix " ~ prefix, info=true) }}
 {%- endmacro %}
+
+
+{#
+    One row per `dbt build` / `dbt run` in dbt_audit.runs (on-run-end): when it started and
+    ended, how long it took, and how its nodes ended. The pipeline-health report reads it.
+#}
+{% macro record_dbt_run(results) -%}
+    {%- if execute and flags.WHICH in ('build', 'run') -%}
+        {%- set schema = generate_schema_name('dbt_audit', none) -%}
+        {%- set relation = api.Relation.create(database=target.database, schema=schema, identifier='runs') -%}
+        {%- set statuses = results | map(attribute='status') | map('string') | list -%}
+        {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=schema)) -%}
+        {%- do run_query(
+            "create table if not exists " ~ relation ~ " ("
+            ~ "invocation_id varchar, command varchar, target_name varchar, "
+            ~ "started_at timestamp, finished_at timestamp, seconds double, "
+            ~ "nodes integer, errors integer, warnings integer)"
+        ) -%}
+        {%- set finished = modules.datetime.datetime.now(modules.pytz.utc) -%}
+        {%- set stamp = '%Y-%m-%d %H:%M:%S.%f' -%}
+        {%- do run_query(
+            "insert into " ~ relation ~ " select '" ~ invocation_id ~ "', '" ~ flags.WHICH ~ "', '"
+            ~ target.name ~ "', cast('" ~ run_started_at.strftime(stamp) ~ "' as timestamp), "
+            ~ "cast('" ~ finished.strftime(stamp) ~ "' as timestamp), "
+            ~ (finished - run_started_at).total_seconds() ~ ", "
+            ~ (results | length) ~ ", "
+            ~ (statuses | select('in', ['error', 'fail', 'runtime error']) | list | length) ~ ", "
+            ~ (statuses | select('equalto', 'warn') | list | length)
+        ) -%}
+    {%- endif -%}
+{%- endmacro %}
