@@ -21,7 +21,7 @@ from . import alerts
 from .monitoring import run_link, watch
 from .raw import raw_assets
 from .settings import Settings, settings
-from .transform import dbt_assets_for, dbt_project, docs_asset
+from .transform import dbt_assets_for, dbt_project, docs_asset, reports_asset
 
 SOURCES = ("shop", "catalog", "hubspot")
 
@@ -75,10 +75,11 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
     loads = [raw_assets(source, cfg) for source in SOURCES]
     dbt_build = dbt_assets_for(cfg, project)
     docs = docs_asset(cfg, dbt_build)
+    reports = reports_asset(cfg, dbt_build)
     daily = dg.define_asset_job(
         "daily",
         selection=dg.AssetSelection.all(),
-        description="Every source, then dbt build, then the docs.",
+        description="Every source, then dbt build, then the docs and the report pages.",
         tags={"shopsphere/daily": "true"},  # one daily run at a time (dagster.yaml)
     )
     per_source = [
@@ -97,7 +98,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     return dg.Definitions(
-        assets=[*loads, dbt_build, docs],
+        assets=[*loads, dbt_build, docs, reports],
         jobs=[daily, *per_source],
         schedules=[schedule],
         sensors=[failure_sensor(cfg), watch_sensor(daily)],

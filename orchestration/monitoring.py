@@ -20,11 +20,11 @@ import dagster as dg
 
 from loaders.common.locks import warehouse_lock
 from loaders.common.runner import make_pipeline
+from reports.source import freshness_thresholds as source_freshness
 
 from . import alerts
 from .settings import ROOT, Settings
 
-HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
 MARTS_SENTINEL = ("marts", "fct_orders")  # the marts count as fresh when this one was built today
 
 
@@ -73,14 +73,13 @@ def dq_breaches(cfg: Settings) -> list[str]:
 
 
 def freshness_thresholds(cfg: Settings) -> dict[str, float]:
-    """Hours after which each source is stale: its dbt source `freshness.error_after`."""
-    out: dict[str, float] = {}
-    for node in manifest(cfg)["sources"].values():
-        after = (node.get("freshness") or {}).get("error_after") or {}
-        if after.get("count") and after.get("period"):
-            hours = float(after["count"]) * HOURS[after["period"]]
-            out[node["source_name"]] = min(hours, out.get(node["source_name"], hours))
-    return out
+    """Hours after which each source is stale: its dbt source `freshness.error_after` (the
+    report pages show the same thresholds: reports.source.freshness_thresholds)."""
+    return {
+        source: limits["error"]
+        for source, limits in source_freshness(manifest(cfg)).items()
+        if "error" in limits
+    }
 
 
 def stale_sources(cfg: Settings, now: datetime) -> dict[str, str]:

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from loaders.common.locks import duckdb_path
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,6 +28,7 @@ class Settings:
     retries: int
     retry_delay_seconds: float
     dagster_url: str  # where alert links point
+    reports_dir: str  # where the report pages are written
 
     @property
     def dbt_executable(self) -> str:
@@ -44,4 +47,5 @@ def settings() -> Settings:
         retries=int(_env("SHOPSPHERE_RETRIES", "3")),
         retry_delay_seconds=float(_env("SHOPSPHERE_RETRY_DELAY_SECONDS", "30")),
         dagster_url=_env("SHOPSPHERE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
+        reports_dir=_env("SHOPSPHERE_REPORTS_DIR", str(Path(duckdb_path()).parent / "reports")),
     )

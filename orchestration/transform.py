@@ -1,5 +1,5 @@
 """dbt as assets (dagster-dbt): one asset per model, seed and snapshot, dbt tests as asset checks,
-dbt sources mapped onto the raw assets; then `dbt docs generate`.
+dbt sources mapped onto the raw assets; then `dbt docs generate` and the report pages.
 
 The manifest comes from `dbt parse` (scripts/dagster runs it; `dagster dev` does it through
 `DbtProject.prepare_if_dev`). dbt and the docs take the warehouse's writer lock: on DuckDB, no
@@ -8,6 +8,7 @@ build overlaps a load (loaders.common.locks.warehouse_lock).
 
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from loaders.common.locks import warehouse_lock
+from loaders.common.locks import duckdb_path, warehouse_lock
 
 from . import alerts
 from .monitoring import dq_breaches, run_link
@@ -101,3 +102,41 @@ def docs_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDefini
         )
 
     return dbt_docs
+
+
+def reports_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey("reports"),
+        group_name="reports",
+        kinds={"html"},
+        deps=list(dbt_build.keys),
+        description=(
+            "`python -m reports build`: the report pages (business, data quality, pipeline "
+            "health), static files next to the warehouse (SHOPSPHERE_REPORTS_DIR)."
+        ),
+    )
+    def report_pages() -> dg.MaterializeResult:
+        from reports.build import build
+        from reports.source import Source
+
+        target = ROOT / cfg.dbt_target_path  # an absolute target path wins
+        started = time.perf_counter()
+        with warehouse_lock(cfg.destination, "reports"):
+            source = (
+                Source.snowflake(target)
+                if cfg.destination == "snowflake"
+                else Source.duckdb(duckdb_path(), target)
+            )
+            try:
+                written = build(source, Path(cfg.reports_dir))
+            finally:
+                source.close()
+        return dg.MaterializeResult(
+            metadata={
+                "index": dg.MetadataValue.path(str(written[1])),
+                "pages": len(written) - 1,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+
+    return report_pages

@@ -7,7 +7,8 @@
    CATALOG_DATABASE_URL point at real servers) and serves the HubSpot emulator on loopback;
 2. runs the loaders (`python -m loaders.run --source all`) into the DuckDB warehouse;
 3. runs `dbt build` and `dbt docs generate`;
-4. prints a short summary.
+4. builds the report pages (`python -m reports build`, next to the warehouse in reports/);
+5. prints a short summary.
 
 Each step runs as its own process, exactly as a user would run it by hand.
 """
@@ -113,13 +114,30 @@ def main(argv: list[str] | None = None) -> int:
     timings["dbt docs"] = run(
         "dbt docs", [str(bin_dir / "dbt"), "docs", "generate", "--target", "dev"], env
     )
+    reports_dir = Path(warehouse).parent / "reports"
+    timings["reports"] = run(
+        "reports",
+        [
+            sys.executable,
+            "-m",
+            "reports",
+            "build",
+            "--warehouse",
+            warehouse,
+            "--out",
+            str(reports_dir),
+        ],
+        env,
+    )
 
     print("\n==> summary")
     for step, seconds in timings.items():
         print(f"    {step:<12} {seconds:7.1f} s")
     summarize(warehouse)
     print(
-        f"\n    warehouse  {warehouse}\n    docs       dbt docs serve --profiles-dir .   (then open http://localhost:8080)"
+        f"\n    warehouse  {warehouse}"
+        f"\n    reports    {reports_dir / 'index.html'}   (open it in a browser; no server needed)"
+        f"\n    docs       dbt docs serve --profiles-dir .   (then open http://localhost:8080)"
     )
     return 0
 

@@ -61,6 +61,10 @@ def test_pipeline_runs_end_to_end_on_embedded_sources(tmp_path: Path) -> None:
         assert re.search(rf"Valid orders +{valid:,} +valid_orders", summary), summary
         assert re.search(rf"Net revenue \(USD\) +\${net:,.2f} +net_revenue_usd", summary), summary
         assert "Share of order lines quarantined" in summary
+        # It ends with the report site, next to the warehouse.
+        site = tmp_path / "reports"
+        assert {p.stem for p in site.glob("*.html")} >= {"index", "revenue", "pipeline"}
+        assert f"reports    {site / 'index.html'}" in summary
         catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
         assert catalog["nodes"]  # docs were generated over real warehouse objects
     finally:

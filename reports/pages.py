@@ -1,0 +1,912 @@
+"""The seven pages and what each shows. Business figures are metrics of the semantic layer
+(Source.metrics); pipeline and quality figures are one query each on an audit or data-quality
+table (Source.sql). Python only lays them out: it never recomputes a figure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from .html import (
+    NONE,
+    Chart,
+    Empty,
+    Kpi,
+    Kpis,
+    Page,
+    Section,
+    Table,
+    count,
+    layout,
+    money,
+    number,
+)
+from .html import percent as pct
+from .source import NoData, Source, freshness_thresholds
+
+Builder = Callable[[], Section]
+T = TypeVar("T")
+
+
+def guarded(title: str, build: Builder) -> Section:
+    """A section, or "no data yet" when the warehouse does not hold what it needs."""
+    try:
+        return build()
+    except NoData as exc:
+        return Empty(title, str(exc))
+
+
+def _day(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
+
+
+def _on_day(day: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'day') }}}} = cast('{day.isoformat()}' as date)"
+
+
+def _since(day: date) -> str:
+    return f"{{{{ TimeDimension('metric_time', 'day') }}}} >= cast('{day.isoformat()}' as date)"
+
+
+def _nonempty(rows: list[T], what: str) -> list[T]:
+    if not rows:
+        raise NoData(what)
+    return rows
+
+
+# ---------------------------------------------------------------------------------- overview
+
+
+def overview(src: Source, now: datetime) -> Page:
+    yesterday = now.date() - timedelta(days=1)
+
+    def kpis() -> Section:
+        rows = src.metrics(
+            [
+                "valid_orders",
+                "net_revenue_usd",
+                "average_order_value_usd",
+                "valid_orders_7_day_average",
+                "net_revenue_usd_7_day_average",
+                "average_order_value_usd_previous_7_days",
+            ],
+            ["metric_time__day"],
+            where=[_on_day(yesterday)],
+        )
+        r = _nonempty(rows, f"no orders on or before {yesterday}")[0]
+        return Kpis(
+            f"Yesterday ({yesterday:%a %d %b %Y}) against the previous 7 days",
+            [
+                Kpi(
+                    "overview.valid_orders",
+                    "Valid orders",
+                    count(r["valid_orders"]),
+                    f"previous 7 days: {number(r['valid_orders_7_day_average'])} a day",
+                ),
+                Kpi(
+                    "overview.net_revenue_usd",
+                    "Net revenue",
+                    money(r["net_revenue_usd"]),
+                    f"previous 7 days: {money(r['net_revenue_usd_7_day_average'])} a day",
+                ),
+                Kpi(
+                    "overview.average_order_value_usd",
+                    "Average order value",
+                    money(r["average_order_value_usd"]),
+                    f"previous 7 days: {money(r['average_order_value_usd_previous_7_days'])}",
+                ),
+            ],
+        )
+
+    def freshness() -> Section:
+        thresholds = freshness_thresholds(src.manifest)
+        rows = src.sql(
+            f"select source_name, max(run_finished_at) as last_load "
+            f"from {src.audit_schema}.load_runs where status = 'ok' group by source_name"
+        )
+        last = {r["source_name"]: r["last_load"] for r in rows}
+        table = []
+        for source in sorted(set(thresholds) | set(last)):
+            limits = thresholds.get(source, {})
+            when = last.get(source)
+            if when is not None and when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            hours = None if when is None else (now - when).total_seconds() / 3600
+            state = (
+                "never loaded"
+                if hours is None
+                else "stale"
+                if hours > limits.get("error", float("inf"))
+                else "late"
+                if hours > limits.get("warn", float("inf"))
+                else "fresh"
+            )
+            table.append(
+                [
+                    source,
+                    NONE if when is None else f"{when:%Y-%m-%d %H:%M} UTC",
+                    number(hours),
+                    number(limits.get("warn"), 0),
+                    number(limits.get("error"), 0),
+                    state,
+                ]
+            )
+        return Table(
+            "overview.freshness",
+            "Sources: freshness against their thresholds",
+            [
+                "source",
+                "last successful load",
+                "age (h)",
+                "warn after (h)",
+                "error after (h)",
+                "state",
+            ],
+            _nonempty(table, "no source loaded yet"),
+            numeric=(2, 3, 4),
+            caption="Thresholds: each source's dbt freshness; loads: loader_audit.load_runs.",
+        )
+
+    return Page(
+        "index",
+        "Overview",
+        "Yesterday's orders and revenue, and whether every source is fresh.",
+        [guarded("Yesterday", kpis), guarded("Sources", freshness)],
+    )
+
+
+# ----------------------------------------------------------------------------------- revenue
+
+
+def revenue(src: Source, now: datetime) -> Page:
+    since = now.date() - timedelta(days=90)
+
+    def daily() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["net_revenue_usd"],
+                ["metric_time__day", "order__channel"],
+                where=[_since(since)],
+                order_by=["metric_time__day"],
+            ),
+            "no valid orders in the last 90 days",
+        )
+        by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_channel[r["order__channel"] or "unknown"].append(r)
+        data = [
+            {
+                "type": "bar",
+                "name": channel,
+                "x": [_day(r["metric_time__day"]) for r in points],
+                "y": [float(r["net_revenue_usd"]) for r in points],
+                "hovertemplate": "%{x}<br>" + channel + ": $%{y:,.2f}<extra></extra>",
+            }
+            for channel, points in sorted(by_channel.items())
+        ]
+        return Chart(
+            "revenue.daily_by_channel",
+            f"Daily net revenue by channel, since {since:%d %b %Y}",
+            data,
+            layout(barmode="stack", yaxis={"tickformat": "$,.0f"}, xaxis={"type": "date"}),
+        )
+
+    def by_currency() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["valid_orders", "net_revenue_in_order_currency", "net_revenue_usd"],
+                ["order__currency"],
+                order_by=["-net_revenue_usd"],
+            ),
+            "no valid orders yet",
+        )
+        return Table(
+            "revenue.by_currency",
+            "Net revenue by currency, before and after conversion (all time)",
+            ["currency", "valid orders", "net revenue in the currency", "net revenue (USD)"],
+            [
+                [
+                    r["order__currency"],
+                    count(r["valid_orders"]),
+                    money(r["net_revenue_in_order_currency"], r["order__currency"]),
+                    money(r["net_revenue_usd"]),
+                ]
+                for r in rows
+            ],
+            numeric=(1, 2, 3),
+            caption="Rates: seed fx_rates (US dollars per unit).",
+        )
+
+    def monthly() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["net_revenue_usd", "valid_orders", "average_order_value_usd"],
+                ["metric_time__month"],
+                where=[_since(now.date().replace(day=1) - timedelta(days=365))],
+                order_by=["metric_time__month"],
+            ),
+            "no valid orders in the last year",
+        )
+        x = [_day(r["metric_time__month"])[:7] for r in rows]
+        return Chart(
+            "revenue.monthly",
+            "Monthly net revenue and average order value",
+            [
+                {
+                    "type": "bar",
+                    "name": "net revenue",
+                    "x": x,
+                    "y": [float(r["net_revenue_usd"]) for r in rows],
+                    "hovertemplate": "%{x}: $%{y:,.0f}<extra></extra>",
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "average order value",
+                    "x": x,
+                    "y": [float(r["average_order_value_usd"] or 0) for r in rows],
+                    "yaxis": "y2",
+                    "hovertemplate": "%{x}: $%{y:,.2f}<extra></extra>",
+                },
+            ],
+            layout(
+                margin={"r": 80},
+                yaxis={"tickformat": "$,.0f", "title": {"text": "net revenue"}},
+                yaxis2={
+                    "overlaying": "y",
+                    "side": "right",
+                    "tickformat": "$,.0f",
+                    "title": {"text": "average order value"},
+                    "showgrid": False,
+                },
+            ),
+        )
+
+    return Page(
+        "revenue",
+        "Revenue",
+        "Net revenue of valid orders (merchandise after discounts, in US dollars) by channel and currency.",
+        [
+            guarded("Daily net revenue by channel", daily),
+            guarded("Monthly", monthly),
+            guarded("By currency", by_currency),
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------- customers
+
+
+def customers(src: Source, now: datetime) -> Page:
+    def segments() -> Section:
+        rows = _nonempty(
+            src.metrics(["customers"], ["customer__customer_segment"], order_by=["-customers"]),
+            "no customers yet",
+        )
+        return Chart(
+            "customers.segments",
+            "Customers by segment",
+            [
+                {
+                    "type": "bar",
+                    "x": [r["customer__customer_segment"] for r in rows],
+                    "y": [int(r["customers"]) for r in rows],
+                    "text": [count(r["customers"]) for r in rows],
+                    "textposition": "auto",
+                    "marker": {"color": "#0072B2"},
+                    "hovertemplate": "%{x}: %{y:,}<extra></extra>",
+                }
+            ],
+            layout(yaxis={"tickformat": ",d"}),
+        )
+
+    def new_and_returning() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["new_customers", "returning_customers"],
+                ["metric_time__month"],
+                where=[_since(now.date().replace(day=1) - timedelta(days=365))],
+                order_by=["metric_time__month"],
+            ),
+            "no valid orders in the last year",
+        )
+        x = [_day(r["metric_time__month"])[:7] for r in rows]
+        return Chart(
+            "customers.new_and_returning",
+            "New and returning customers per month",
+            [
+                {"type": "bar", "name": name, "x": x, "y": [int(r[key] or 0) for r in rows]}
+                for key, name in (("new_customers", "new"), ("returning_customers", "returning"))
+            ],
+            layout(barmode="stack", yaxis={"tickformat": ",d"}),
+        )
+
+    def countries() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["customers"], ["customer__country_name"], order_by=["-customers"], limit=10
+            ),
+            "no customers yet",
+        )
+        revenue = {
+            r["customer__country_name"]: r
+            for r in src.metrics(
+                ["net_revenue_usd", "ordering_customers"], ["customer__country_name"]
+            )
+        }
+        return Table(
+            "customers.countries",
+            "Top 10 countries by customers",
+            ["country", "customers", "customers with a valid order", "net revenue (USD)"],
+            [
+                [
+                    r["customer__country_name"] or "Unknown",
+                    count(r["customers"]),
+                    count(revenue.get(r["customer__country_name"], {}).get("ordering_customers")),
+                    money(revenue.get(r["customer__country_name"], {}).get("net_revenue_usd")),
+                ]
+                for r in rows
+            ],
+            numeric=(1, 2, 3),
+            caption="Customers who asked to be forgotten are not counted; no personal data is shown.",
+        )
+
+    return Page(
+        "customers",
+        "Customers",
+        "Who buys: segments, new against returning customers, and where they are.",
+        [
+            guarded("Customers by segment", segments),
+            guarded("New and returning customers", new_and_returning),
+            guarded("Countries", countries),
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------- campaigns
+
+
+def campaigns(src: Source, now: datetime) -> Page:
+    funnel_metrics = ["emails_sent", "emails_delivered", "unique_opens", "unique_clicks"]
+
+    def funnel() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                [*funnel_metrics, "open_rate", "click_rate"],
+                ["campaign__campaign_name"],
+                where=["{{ Entity('campaign') }} is not null"],
+                order_by=["-emails_sent"],
+                limit=12,
+            ),
+            "no campaign emails yet",
+        )
+        names = [r["campaign__campaign_name"] for r in rows]
+        return Chart(
+            "campaigns.funnel",
+            "Email funnel per campaign: sent, delivered, opened, clicked",
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": metric.replace("emails_", "").replace("unique_", "unique "),
+                    "y": names,
+                    "x": [int(r[metric] or 0) for r in rows],
+                    "hovertemplate": "%{y}: %{x:,}<extra></extra>",
+                }
+                for metric in funnel_metrics
+            ],
+            layout(
+                barmode="group",
+                height=max(360, 60 * len(rows)),
+                yaxis={"autorange": "reversed"},
+                xaxis={"tickformat": ",d"},
+            ),
+        )
+
+    def returns() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                [
+                    "emails_sent",
+                    "open_rate",
+                    "click_rate",
+                    "attributed_orders",
+                    "attributed_revenue_usd",
+                    "campaign_budget_usd",
+                    "return_on_campaign_budget",
+                ],
+                ["campaign__campaign_name"],
+                where=["{{ Entity('campaign') }} is not null"],
+                order_by=["-attributed_revenue_usd"],
+            ),
+            "no campaigns yet",
+        )
+        return Table(
+            "campaigns.returns",
+            "Attributed revenue and return on budget per campaign",
+            [
+                "campaign",
+                "emails sent",
+                "open rate",
+                "click rate",
+                "attributed orders",
+                "attributed revenue",
+                "budget (USD)",
+                "return on budget",
+            ],
+            [
+                [
+                    r["campaign__campaign_name"],
+                    count(r["emails_sent"]),
+                    pct(r["open_rate"]),
+                    pct(r["click_rate"]),
+                    count(r["attributed_orders"]),
+                    money(r["attributed_revenue_usd"]),
+                    money(r["campaign_budget_usd"]),
+                    NONE
+                    if r["return_on_campaign_budget"] is None
+                    else f"{float(r['return_on_campaign_budget']):,.2f}x",
+                ]
+                for r in rows
+            ],
+            numeric=(1, 2, 3, 4, 5, 6, 7),
+            caption="Rates per delivered email; an order belongs to the campaign its utm_campaign names.",
+        )
+
+    return Page(
+        "campaigns",
+        "Campaigns",
+        "HubSpot marketing emails from send to click, and the valid orders they brought.",
+        [guarded("Email funnel", funnel), guarded("Return on budget", returns)],
+    )
+
+
+# ---------------------------------------------------------------------------------- products
+
+
+def products(src: Source, now: datetime) -> Page:
+    def kpis() -> Section:
+        r = _nonempty(
+            src.metrics(["stock_on_hand", "products_out_of_stock", "products_low_stock"]),
+            "no products yet",
+        )[0]
+        return Kpis(
+            "Stock across all warehouses, as of the last build",
+            [
+                Kpi("products.stock_on_hand", "Units on hand", count(r["stock_on_hand"])),
+                Kpi(
+                    "products.products_out_of_stock",
+                    "Active products out of stock",
+                    count(r["products_out_of_stock"]),
+                ),
+                Kpi(
+                    "products.products_low_stock",
+                    "Active products low on stock (1 to 10 units)",
+                    count(r["products_low_stock"]),
+                ),
+            ],
+        )
+
+    def shortages() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["stock_on_hand", "stock_available"],
+                [
+                    "product__sku",
+                    "product__product_name",
+                    "product__top_category_name",
+                    "product__stock_level",
+                ],
+                where=[
+                    "{{ Dimension('product__stock_level') }} <> 'ok'",
+                    "{{ Dimension('product__is_active') }}",
+                ],
+                order_by=["stock_on_hand", "product__sku"],
+                limit=50,
+            ),
+            "no active product is out of stock or low on stock",
+        )
+        return Table(
+            "products.shortages",
+            "Active products out of stock or low on stock (up to 50, lowest first)",
+            ["SKU", "product", "category", "level", "on hand", "available"],
+            [
+                [
+                    r["product__sku"],
+                    r["product__product_name"],
+                    r["product__top_category_name"],
+                    r["product__stock_level"],
+                    count(r["stock_on_hand"]),
+                    count(r["stock_available"]),
+                ]
+                for r in rows
+            ],
+            numeric=(4, 5),
+        )
+
+    def by_category() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["stock_on_hand"], ["product__top_category_name"], order_by=["-stock_on_hand"]
+            ),
+            "no products yet",
+        )
+        return Chart(
+            "products.stock_by_category",
+            "Units on hand by top category",
+            [
+                {
+                    "type": "bar",
+                    "x": [r["product__top_category_name"] for r in rows],
+                    "y": [int(r["stock_on_hand"] or 0) for r in rows],
+                    "marker": {"color": "#009E73"},
+                    "hovertemplate": "%{x}: %{y:,}<extra></extra>",
+                }
+            ],
+            layout(yaxis={"tickformat": ",d"}),
+        )
+
+    def price_changes() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["price_changes"],
+                [
+                    "metric_time__day",
+                    "product__sku",
+                    "product__product_name",
+                    "product_price_version__previous_list_price",
+                    "product_price_version__list_price",
+                ],
+                where=["{{ Dimension('product_price_version__is_price_change') }}"],
+                order_by=["-metric_time__day", "product__sku"],
+                limit=25,
+            ),
+            "no price has changed since the first snapshot",
+        )
+        return Table(
+            "products.price_changes",
+            "Latest price changes (from the snapshot of product prices)",
+            ["day", "SKU", "product", "list price before", "list price after"],
+            [
+                [
+                    _day(r["metric_time__day"]),
+                    r["product__sku"],
+                    r["product__product_name"],
+                    money(r["product_price_version__previous_list_price"]),
+                    money(r["product_price_version__list_price"]),
+                ]
+                for r in rows
+            ],
+            numeric=(3, 4),
+        )
+
+    return Page(
+        "products",
+        "Products and stock",
+        "What is out of stock or running low, and how prices changed.",
+        [
+            guarded("Stock", kpis),
+            guarded("Shortages", shortages),
+            guarded("Stock by category", by_category),
+            guarded("Price changes", price_changes),
+        ],
+    )
+
+
+# ------------------------------------------------------------------------------ data quality
+
+
+def data_quality(src: Source, now: datetime) -> Page:
+    def latest() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select rule_name, source_name, table_name, action, severity, rows_checked, "
+                f"rows_failing, failure_rate, max_failure_rate "
+                f"from {src.relation('dq_rule_results')} order by source_name, rule_name"
+            ),
+            "no build has checked the rules yet",
+        )
+        return Table(
+            "dq.latest",
+            "Every rule at the last build against its tolerance",
+            [
+                "rule",
+                "source.table",
+                "action",
+                "severity",
+                "checked",
+                "failing",
+                "rate",
+                "tolerated",
+                "state",
+            ],
+            [
+                [
+                    r["rule_name"],
+                    f"{r['source_name']}.{r['table_name']}",
+                    r["action"],
+                    r["severity"],
+                    count(r["rows_checked"]),
+                    count(r["rows_failing"]),
+                    pct(r["failure_rate"], 2),
+                    pct(r["max_failure_rate"], 2),
+                    "over tolerance" if r["failure_rate"] > r["max_failure_rate"] else "ok",
+                ]
+                for r in rows
+            ],
+            numeric=(4, 5, 6, 7),
+            caption="Rules: seed dq_rules; figures: data_quality.dq_rule_results.",
+        )
+
+    def trend() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select history.rule_name, history.checked_at, history.failure_rate, "
+                f"rules.max_failure_rate "
+                f"from {src.relation('dq_rule_history')} as history "
+                f"inner join {src.relation('dq_rules')} as rules "
+                f"on history.rule_name = rules.rule_name "
+                f"where history.rule_name in (select rule_name from "
+                f"{src.relation('dq_rule_history')} where rows_failing > 0) "
+                f"order by history.rule_name, history.checked_at"
+            ),
+            "no rule has failed at any build",
+        )
+        by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_rule[r["rule_name"]].append(r)
+        data: list[dict[str, Any]] = []
+        for i, (rule, points) in enumerate(sorted(by_rule.items())):
+            color = [
+                "#0072B2",
+                "#E69F00",
+                "#009E73",
+                "#CC79A7",
+                "#56B4E9",
+                "#D55E00",
+                "#000000",
+            ][i % 7]
+            dash = ["solid", "dot", "dash", "longdash"][(i // 7) % 4]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": rule,
+                    "legendgroup": rule,
+                    "x": [str(r["checked_at"]) for r in points],
+                    "y": [float(r["failure_rate"]) for r in points],
+                    "line": {"color": color, "dash": dash},
+                    "hovertemplate": rule + ": %{y:.2%}<extra></extra>",
+                }
+            )
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{rule} tolerance",
+                    "legendgroup": rule,
+                    "showlegend": False,
+                    "x": [str(r["checked_at"]) for r in points],
+                    "y": [float(r["max_failure_rate"]) for r in points],
+                    "line": {"color": color, "dash": "dot", "width": 1},
+                    "hovertemplate": rule + " tolerated: %{y:.2%}<extra></extra>",
+                }
+            )
+        return Chart(
+            "dq.trend",
+            "Failure rate at every build, for the rules that ever failed (thin dotted: tolerance)",
+            data,
+            layout(yaxis={"tickformat": ".1%"}, height=460),
+        )
+
+    def quarantine() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select source_name, rule_name, action, count(*) as records "
+                f"from {src.relation('dq_issues')} group by 1, 2, 3 order by 1, 4 desc"
+            ),
+            "the quarantine is empty",
+        )
+        by_source: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in rows:
+            by_source[r["source_name"]][r["rule_name"]] = int(r["records"])
+        rules = sorted({r["rule_name"] for r in rows})
+        return Chart(
+            "dq.quarantine",
+            "The quarantine by reason (rule) and source",
+            [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": source,
+                    "y": rules,
+                    "x": [by_source[source].get(rule, 0) for rule in rules],
+                    "hovertemplate": source + ", %{y}: %{x:,} records<extra></extra>",
+                }
+                for source in sorted(by_source)
+            ],
+            layout(
+                barmode="stack",
+                xaxis={"tickformat": ",d"},
+                yaxis={"autorange": "reversed"},
+                height=max(320, 28 * len(rules) + 120),
+            ),
+        )
+
+    return Page(
+        "data-quality",
+        "Data quality",
+        "Each rule of seeds/dq_rules.csv at every build, and what sits in the quarantine.",
+        [
+            guarded("Rules now", latest),
+            guarded("Rules over time", trend),
+            guarded("Quarantine", quarantine),
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- pipeline health
+
+
+def pipeline(src: Source, now: datetime) -> Page:
+    runs = f"{src.audit_schema}.load_runs"
+
+    def throughput() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select source_name, table_name, run_started_at, rows_loaded, seconds, "
+                f"rows_per_second from {runs} where status = 'ok' "
+                f"order by source_name, table_name, run_started_at"
+            ),
+            "no successful load yet",
+        )
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_table[f"{r['source_name']}.{r['table_name']}"].append(r)
+        return Chart(
+            "pipeline.throughput",
+            "Rows per second per table, at every load",
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": table,
+                    "x": [str(r["run_started_at"]) for r in points],
+                    "y": [float(r["rows_per_second"] or 0) for r in points],
+                    "customdata": [
+                        [int(r["rows_loaded"] or 0), float(r["seconds"] or 0)] for r in points
+                    ],
+                    "hovertemplate": table
+                    + ": %{y:,.0f} rows/s<br>%{customdata[0]:,} rows in %{customdata[1]:.1f} s<extra></extra>",
+                }
+                for table, points in sorted(by_table.items())
+            ],
+            layout(yaxis={"tickformat": ",.0f", "type": "log"}, height=420),
+        )
+
+    def last_runs() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"with ranked as (select *, row_number() over (partition by source_name, "
+                f"table_name order by run_started_at desc) as n from {runs}), "
+                f"last_ok as (select source_name, table_name, max(run_finished_at) as at "
+                f"from {runs} where status = 'ok' group by 1, 2) "
+                f"select ranked.source_name, ranked.table_name, ranked.run_started_at, "
+                f"ranked.load_mode, ranked.status, ranked.rows_extracted, ranked.rows_loaded, "
+                f"ranked.rows_deleted, ranked.seconds, ranked.rows_per_second, last_ok.at "
+                f"from ranked left join last_ok on ranked.source_name = last_ok.source_name "
+                f"and ranked.table_name = last_ok.table_name where ranked.n = 1 "
+                f"order by 1, 2"
+            ),
+            "no load yet",
+        )
+        return Table(
+            "pipeline.last_runs",
+            "The last run per source and table",
+            [
+                "source.table",
+                "run started (UTC)",
+                "mode",
+                "status",
+                "extracted",
+                "loaded",
+                "deleted",
+                "seconds",
+                "rows/s",
+                "last successful load (UTC)",
+            ],
+            [
+                [
+                    f"{r['source_name']}.{r['table_name']}",
+                    _stamp(r["run_started_at"]),
+                    r["load_mode"] or "",
+                    r["status"],
+                    count(r["rows_extracted"]),
+                    count(r["rows_loaded"]),
+                    count(r["rows_deleted"]),
+                    number(r["seconds"]),
+                    number(r["rows_per_second"], 0),
+                    _stamp(r["at"]),
+                ]
+                for r in rows
+            ],
+            numeric=(4, 5, 6, 7, 8),
+        )
+
+    def failures() -> Section:
+        rows = src.sql(
+            f"select run_started_at, source_name, table_name, status, error_message "
+            f"from {runs} where status <> 'ok' order by run_started_at desc limit 50"
+        )
+        if not rows:
+            return Table(
+                "pipeline.failures",
+                "Failed loads",
+                ["run started (UTC)", "source.table", "status", "error"],
+                [],
+                caption="No load has failed.",
+            )
+        return Table(
+            "pipeline.failures",
+            "Failed loads (latest 50)",
+            ["run started (UTC)", "source.table", "status", "error"],
+            [
+                [
+                    _stamp(r["run_started_at"]),
+                    f"{r['source_name']}.{r['table_name']}",
+                    r["status"],
+                    (r["error_message"] or "").splitlines()[0][:200] if r["error_message"] else "",
+                ]
+                for r in rows
+            ],
+        )
+
+    def dbt_runs() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select started_at, command, target_name, seconds, nodes, errors, warnings "
+                f"from {src.dbt_runs_relation()} order by started_at"
+            ),
+            "no dbt build recorded yet",
+        )
+        return Chart(
+            "pipeline.dbt_runs",
+            "dbt build duration per run",
+            [
+                {
+                    "type": "bar",
+                    "x": [str(r["started_at"]) for r in rows],
+                    "y": [float(r["seconds"]) for r in rows],
+                    "customdata": [
+                        [r["command"], r["nodes"], r["errors"], r["warnings"]] for r in rows
+                    ],
+                    "marker": {"color": ["#D55E00" if r["errors"] else "#0072B2" for r in rows]},
+                    "hovertemplate": "%{x}<br>dbt %{customdata[0]}: %{y:,.1f} s, %{customdata[1]} "
+                    "nodes, %{customdata[2]} errors, %{customdata[3]} warnings<extra></extra>",
+                }
+            ],
+            layout(yaxis={"title": {"text": "seconds"}}, xaxis={"type": "date"}),
+        )
+
+    return Page(
+        "pipeline",
+        "Pipeline health",
+        "Every load per source and table, its failures, and every dbt build.",
+        [
+            guarded("Throughput", throughput),
+            guarded("Last runs", last_runs),
+            guarded("Failures", failures),
+            guarded("dbt builds", dbt_runs),
+        ],
+    )
+
+
+def _stamp(value: Any) -> str:
+    if value is None:
+        return NONE
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else str(value)[:16]
+
+
+PAGES = [overview, revenue, customers, campaigns, products, data_quality, pipeline]

@@ -1,0 +1,159 @@
+"""Where the report pages read from: the warehouse's own connection, the semantic layer for
+business figures, and one SQL query per pipeline or quality figure on the audit and
+data-quality tables.
+
+DuckDB (the default) is opened read-only. On Snowflake the same queries run through
+snowflake-connector-python with the dbt `prod` target's settings (SNOWFLAKE_ACCOUNT, _USER,
+_PASSWORD or _PRIVATE_KEY_PATH, _ROLE, _WAREHOUSE, _DATABASE); the loaders' audit is read from
+SHOPSPHERE_RAW_DATABASE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .metrics import MetricsError, SemanticLayer
+
+HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
+
+
+class NoData(Exception):
+    """What a section needs is not in the warehouse yet (a brand-new or empty warehouse)."""
+
+
+def _missing(exc: Exception) -> bool:
+    """A table or view that is not there yet (DuckDB's catalog error, Snowflake's 002003);
+    never a wrong column, which is a bug to show."""
+    text = str(exc).lower()
+    if type(exc).__name__ == "CatalogException":
+        return (
+            re.search(r"(table|view|schema|catalog) with name \S+ does not exist", text) is not None
+        )
+    return "002003" in text or ("does not exist or not authorized" in text)
+
+
+def freshness_thresholds(manifest: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Source -> {"warn": hours, "error": hours}: the strictest `freshness` its tables declare."""
+    out: dict[str, dict[str, float]] = {}
+    for node in manifest.get("sources", {}).values():
+        freshness = node.get("freshness") or {}
+        for level in ("warn", "error"):
+            after = freshness.get(f"{level}_after") or {}
+            if after.get("count") and after.get("period"):
+                hours = float(after["count"]) * HOURS[after["period"]]
+                current = out.setdefault(node["source_name"], {}).get(level, hours)
+                out[node["source_name"]][level] = min(hours, current)
+    return out
+
+
+class Source:
+    """One warehouse connection, its dbt target folder, and the semantic layer over it."""
+
+    def __init__(self, connection: Any, target_path: Path, audit_schema: str = "loader_audit"):
+        self.connection = connection
+        self.target_path = target_path
+        self.audit_schema = audit_schema
+        manifest_path = target_path / "manifest.json"
+        self.manifest: dict[str, Any] = (
+            json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        )
+        try:
+            self.layer: SemanticLayer | None = SemanticLayer.from_target(target_path)
+        except MetricsError:
+            self.layer = None
+
+    @classmethod
+    def duckdb(cls, path: str | Path, target_path: str | Path) -> Source:
+        import duckdb
+
+        if not Path(path).exists():
+            raise SystemExit(f"reports: warehouse {path} does not exist; run the quickstart first")
+        return cls(duckdb.connect(str(path), read_only=True), Path(target_path))
+
+    @classmethod
+    def snowflake(cls, target_path: str | Path) -> Source:
+        import snowflake.connector
+
+        settings = {
+            key: os.environ[f"SNOWFLAKE_{key.upper()}"]
+            for key in ("account", "user", "password", "role", "warehouse", "database")
+            if os.environ.get(f"SNOWFLAKE_{key.upper()}")
+        }
+        if os.environ.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
+            settings["private_key_file"] = os.environ["SNOWFLAKE_PRIVATE_KEY_PATH"]
+        raw = os.environ.get("SHOPSPHERE_RAW_DATABASE", "RAW")
+        connection = snowflake.connector.connect(**settings, session_parameters={"TIMEZONE": "UTC"})
+        return cls(connection, Path(target_path), audit_schema=f"{raw}.loader_audit")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql)
+            columns = [d[0].lower() for d in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def sql(self, sql: str) -> list[dict[str, Any]]:
+        """One pipeline or quality query; NoData when its table does not exist yet."""
+        try:
+            return self._rows(sql)
+        except Exception as exc:
+            if _missing(exc):
+                raise NoData("its table is not in the warehouse yet") from exc
+            raise
+
+    def metrics(
+        self,
+        metrics: Sequence[str],
+        group_by: Sequence[str] = (),
+        where: Sequence[str] = (),
+        order_by: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Business figures, from the semantic layer only; NoData before the first dbt build."""
+        if self.layer is None:
+            raise NoData("the semantic layer is not built yet (dbt build)")
+        try:
+            return self._rows(self.layer.sql(metrics, group_by, where, order_by, limit))
+        except Exception as exc:
+            if _missing(exc):
+                raise NoData("the marts are not built yet (dbt build)") from exc
+            raise
+
+    def relation(self, model: str) -> str:
+        """A dbt model's or seed's relation as the target built it (DuckDB or Snowflake names)."""
+        nodes = self.manifest.get("nodes", {})
+        node = nodes.get(f"model.shopsphere.{model}") or nodes.get(f"seed.shopsphere.{model}")
+        if not node or not node.get("relation_name"):
+            raise NoData(f"model {model} is not in the manifest")
+        return str(node["relation_name"])
+
+    def dbt_runs_relation(self) -> str:
+        """Where the on-run-end hook records builds (macro record_dbt_run): the marts' database,
+        schema dbt_audit."""
+        database = self.relation("fct_orders").split(".")[0]
+        return f"{database}.dbt_audit.runs"
+
+    def freshest_load(self) -> datetime | None:
+        """The last successful load of any source (loader_audit.load_runs)."""
+        try:
+            rows = self.sql(
+                f"select max(run_finished_at) as at from {self.audit_schema}.load_runs "
+                "where status = 'ok'"
+            )
+        except NoData:
+            return None
+        at = rows[0]["at"] if rows else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return at
