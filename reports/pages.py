@@ -735,6 +735,37 @@ def data_quality(src: Source, now: datetime) -> Page:
             ),
         )
 
+    def quarantined_lines() -> Section:
+        rows = _nonempty(
+            src.metrics(
+                ["quarantined_order_line_share", "quarantined_order_lines", "order_lines"],
+                ["metric_time__month"],
+                where=[_since(now.date().replace(day=1) - timedelta(days=365))],
+                order_by=["metric_time__month"],
+            ),
+            "no order lines in the last year",
+        )
+        return Chart(
+            "dq.quarantined_lines",
+            "Share of order lines quarantined, by the month of their order",
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "x": [_day(r["metric_time__month"])[:7] for r in rows],
+                    "y": [float(r["quarantined_order_line_share"] or 0) for r in rows],
+                    "customdata": [
+                        [int(r["quarantined_order_lines"] or 0), int(r["order_lines"] or 0)]
+                        for r in rows
+                    ],
+                    "line": {"color": "#D55E00"},
+                    "hovertemplate": "%{x}: %{y:.2%} (%{customdata[0]:,} of %{customdata[1]:,} "
+                    "lines)<extra></extra>",
+                }
+            ],
+            layout(yaxis={"tickformat": ".1%", "rangemode": "tozero"}),
+        )
+
     return Page(
         "data-quality",
         "Data quality",
@@ -743,6 +774,7 @@ def data_quality(src: Source, now: datetime) -> Page:
             guarded("Rules now", latest),
             guarded("Rules over time", trend),
             guarded("Quarantine", quarantine),
+            guarded("Quarantined order lines", quarantined_lines),
         ],
     )
 
