@@ -63,19 +63,19 @@ def overview(src: Source, now: datetime) -> Page:
     yesterday = now.date() - timedelta(days=1)
 
     def kpis() -> Section:
-        rows = src.metrics(
-            [
-                "valid_orders",
-                "net_revenue_usd",
-                "average_order_value_usd",
-                "valid_orders_7_day_average",
-                "net_revenue_usd_7_day_average",
-                "average_order_value_usd_previous_7_days",
-            ],
-            ["metric_time__day"],
-            where=[_on_day(yesterday)],
-        )
-        r = _nonempty(rows, f"no orders on or before {yesterday}")[0]
+        # A metric over a moving window joins every day to its window before the filter: one
+        # such metric per query (together, MetricFlow joins the windows to each other too,
+        # 40x slower at 2M orders).
+        r: dict[str, Any] = {}
+        for metrics in (
+            ["valid_orders", "net_revenue_usd", "average_order_value_usd"],
+            ["valid_orders_7_day_average"],
+            ["net_revenue_usd_7_day_average"],
+            ["average_order_value_usd_previous_7_days"],
+        ):
+            rows = src.metrics(metrics, ["metric_time__day"], where=[_on_day(yesterday)])
+            r.update(rows[0] if rows else dict.fromkeys(metrics))
+        _nonempty([v for v in r.values() if v is not None], f"no orders on or before {yesterday}")
         return Kpis(
             f"Yesterday ({yesterday:%a %d %b %Y}) against the previous 7 days",
             [
