@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from loaders.common.locks import duckdb_path
+from loaders.common.warehouse import duckdb_path
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from loaders.common.locks import duckdb_path, warehouse_lock
+from loaders.common.locks import warehouse_lock
+from loaders.common.warehouse import duckdb_path
 
 from . import alerts
 from .monitoring import dq_breaches, run_link

@@ -74,7 +74,10 @@ class Source:
 
         if not Path(path).exists():
             raise SystemExit(f"reports: warehouse {path} does not exist; run the quickstart first")
-        return cls(duckdb.connect(str(path), read_only=True), Path(target_path))
+        from loaders.common.warehouse import duckdb_settings
+
+        con = duckdb.connect(str(path), read_only=True, config=duckdb_settings())
+        return cls(con, Path(target_path))
 
     @classmethod
     def snowflake(cls, target_path: str | Path) -> Source:

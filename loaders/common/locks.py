@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import TransientLoaderError
+from .warehouse import duckdb_path
 
 
 def _stamp(fd: int, what: str) -> None:
@@ -51,14 +52,6 @@ def source_lock(pipelines_dir: str, source: str, destination: str) -> Iterator[N
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def duckdb_path() -> str:
-    """The warehouse's DuckDB file, as the loaders and the dbt profile name it."""
-    path = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or os.environ.get(
-        "SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb"
-    )
-    return str(Path(path).resolve())
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .deletes import DeleteContext, RawAccess
 from .errors import LoaderError, TransientLoaderError, is_transient
-from .locks import duckdb_path, source_lock, warehouse_lock
+from .locks import source_lock, warehouse_lock
 from .sql_readers import ColumnTypeError, SourceColumn, SqlReader, open_reader
 from .sql_table import (
     DELETED_COLUMN,
@@ -36,6 +36,7 @@ from .sql_table import (
     dlt_type_of,
     sql_table_resource,
 )
+from .warehouse import duckdb_path, duckdb_settings
 
 DEFAULT_PIPELINES_DIR = "data/dlt"
 
@@ -63,7 +64,9 @@ def make_destination(kind: str) -> Any:
     if kind == "duckdb":
         path = duckdb_path()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(path)
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        return dlt.destinations.duckdb(DuckDbCredentials(path, global_config=duckdb_settings()))
     if kind == "snowflake":
         return dlt.destinations.snowflake()
     raise LoaderError(f"unknown destination {kind!r}; use duckdb or snowflake")

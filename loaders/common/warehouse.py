@@ -1,0 +1,29 @@
+"""The DuckDB warehouse: its file and the settings every session on it runs with.
+
+The dbt profile (profiles.yml, `settings`) reads the same environment variables with the same
+defaults, so that the loaders, dbt and the reports are bounded alike: DuckDB's buffer manager
+stays under `memory_limit` and spills to `temp_directory` past it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def duckdb_path() -> str:
+    """The warehouse's DuckDB file, as the loaders and the dbt profile name it."""
+    path = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or os.environ.get(
+        "SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb"
+    )
+    return str(Path(path).resolve())
+
+
+def duckdb_settings() -> dict[str, str | bool | int | float | list[str]]:
+    """DuckDB's global settings for a session on the warehouse (profiles.yml has the same)."""
+    return {
+        "memory_limit": os.environ.get("SHOPSPHERE_DUCKDB_MEMORY_LIMIT", "640MB"),
+        "threads": int(os.environ.get("SHOPSPHERE_DUCKDB_THREADS", "2")),
+        "temp_directory": os.environ.get("SHOPSPHERE_DUCKDB_TEMP_DIR", "data/duckdb_tmp"),
+        "preserve_insertion_order": False,
+    }
