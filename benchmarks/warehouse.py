@@ -1,24 +1,27 @@
-"""Warehouse benchmark: the whole pipeline on a big world, full then incremental, with dbt's times.
+"""Warehouse benchmark: a whole day of the pipeline on a big world, full then incremental.
 
     python -m benchmarks.warehouse [--orders 2000000] [--reuse-world] [--fraction 0.01]
 
 Builds (or reuses) a world of `--orders` orders on the MariaDB and PostgreSQL servers (the
 same databases and work folder as benchmarks.loaders, so one world serves both), serves its
 HubSpot portal with the emulator (HubSpot's rate limits lifted: the HubSpot loader has its own
-benchmark, benchmarks.hubspot), then measures, each step in its own process:
+benchmark, benchmarks.hubspot), then measures the daily run's steps, each in its own process:
 
-1. `python -m loaders.run --source all` into an empty warehouse;
-2. `dbt build` (seeds, models, snapshots, tests) from scratch;
-3. a day of change touching `--fraction` of the rows, the loaders again (incremental);
-4. `dbt build` again: incremental facts, snapshots taking the changes.
+1. full: `python -m loaders.run --source all` into an empty warehouse, `dbt build` (seeds,
+   models, snapshots, tests) from scratch, `dbt docs generate`, `python -m reports build`;
+2. a day of change touching `--fraction` of the rows;
+3. incremental: the same four steps again (incremental loads and facts, snapshots taking the
+   changes).
 
-It prints wall seconds and peak RSS per step, the slowest dbt nodes, and the data-quality
-report (dq_rule_results: rows checked, failing, rate per rule) of the last build.
+It prints wall seconds, rows and peak RSS per step, the slowest dbt nodes, and the
+data-quality report (dq_rule_results: rows checked, failing, rate per rule) of the last build.
+`benchmarks.scale` runs it at several sizes and prints the curve.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -32,6 +35,30 @@ from scripts.dq_report import print_dq_report
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
+DAY_STEPS = ("loaders", "dbt build", "dbt docs", "reports")
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    phase: str  # world | full | incremental
+    wall: float
+    rss: float
+    rows: int = 0  # rows the step processed: landed or deleted (loaders), orders held (others)
+
+
+@dataclasses.dataclass
+class Day:
+    """What one benchmark run measured."""
+
+    orders: int
+    fraction: float
+    steps: list[Step]
+    slowest: dict[str, list[tuple[str, float]]]
+    warehouse: Path
+
+    def step(self, phase: str, name: str) -> Step | None:
+        return next((s for s in self.steps if s.phase == phase and s.name == name), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,16 +69,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--reuse-world", action="store_true")
     parser.add_argument(
+        "--contacts", type=int, help="HubSpot contacts of a new world (default: from customers)"
+    )
+    parser.add_argument(
         "--reuse-raw",
         action="store_true",
-        help="keep the raw schemas of the previous run (skips the first load; dbt's schemas are dropped)",
+        help="keep the raw schemas of the previous run (skips the full load; dbt's schemas are dropped)",
     )
     parser.add_argument("--work-dir", default="data/bench")
     args = parser.parse_args(argv)
+    day = run_day(
+        args.orders,
+        args.fraction,
+        Path(args.work_dir),
+        args.reuse_world,
+        args.contacts,
+        reuse_raw=args.reuse_raw,
+    )
+    print_report(day)
+    return 0
 
+
+def run_day(
+    orders: int,
+    fraction: float,
+    work_dir: Path,
+    reuse_world: bool = False,
+    contacts: int | None = None,
+    reuse_raw: bool = False,
+) -> Day:
+    """Create (or reuse) the world, then run and measure a full and an incremental day."""
     from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
+    from world.urls import DbUrl
 
-    work = Path(args.work_dir).resolve()
+    work = work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     world_dir = work / "world"
     py = sys.executable
@@ -61,30 +112,29 @@ def main(argv: list[str] | None = None) -> int:
     catalog_url = os.environ.get(
         "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
     )
-    steps: list[tuple[str, float, float]] = []
+    steps: list[Step] = []
 
-    def step(name: str, argv: list[str], env: dict[str, str]) -> str:
-        print(f"-- {name} ...", flush=True)
+    def step(name: str, phase: str, argv: list[str], env: dict[str, str]) -> Step:
+        print(f"-- {phase}: {name} ...", flush=True)
         wall, rss, out, rc = measured(argv, env)
         if rc:
             print(out[-3000:])
-            raise SystemExit(f"benchmark: step '{name}' failed (exit {rc})")
-        steps.append((name, wall, rss))
-        return out
+            raise SystemExit(f"benchmark: step '{phase}: {name}' failed (exit {rc})")
+        steps.append(Step(name, phase, wall, rss))
+        return steps[-1]
 
-    if not args.reuse_world or not (world_dir / "manifest.json").exists():
+    if not reuse_world or not (world_dir / "manifest.json").exists():
         world_cmd = [py, "-m", "world", "--world-dir", str(world_dir), "create"]
-        world_cmd += ["--orders", str(args.orders), "--shop-url", shop_url]
-        world_cmd += ["--catalog-url", catalog_url]
-        step("world: create", world_cmd, {**os.environ})
+        world_cmd += ["--orders", str(orders), "--shop-url", shop_url, "--catalog-url", catalog_url]
+        if contacts:
+            world_cmd += ["--contacts", str(contacts)]
+        step("create", "world", world_cmd, {**os.environ})
     manifest = json.loads((world_dir / "manifest.json").read_text())
 
-    from world.urls import DbUrl
-
     warehouse = work / "warehouse_dbt.duckdb"
-    reuse_raw = args.reuse_raw and warehouse.exists()
+    reuse_raw = reuse_raw and warehouse.exists()
     if reuse_raw:
-        drop_dbt_schemas(str(warehouse))
+        drop_dbt_schemas(warehouse)
     else:
         for stale in (warehouse, work / "warehouse_dbt.duckdb.wal"):
             stale.unlink(missing_ok=True)
@@ -96,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens={TOKEN}, interval_max=1_000_000, search_per_second=1_000, daily_max=10**9
     )
     emulator = HubSpotEmulator(manifest["hubspot_store"], limits).start()
+    slow: dict[str, list[tuple[str, float]]] = {}
     try:
         base = {
             k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))
@@ -113,26 +164,47 @@ def main(argv: list[str] | None = None) -> int:
             "DBT_LOG_PATH": str(target / "logs"),
             "RUNTIME__LOG_LEVEL": "WARNING",
         }
-        dbt = [str(Path(py).parent / "dbt"), "build", "--target", "dev", "--quiet"]
-        if not reuse_raw:
-            step("loaders: full", [py, "-m", "loaders.run", "--source", "all"], env)
-        step("dbt build: full", dbt, env)
-        slow_full = slowest(target)
-        change = [py, "-m", "world", "--world-dir", str(world_dir), "change"]
-        step("world: a day of change", [*change, "--fraction", str(args.fraction)], {**os.environ})
-        step("loaders: incremental", [py, "-m", "loaders.run", "--source", "all"], env)
-        step("dbt build: incremental", dbt, env)
-        slow_incremental = slowest(target)
+        dbt = [str(Path(py).parent / "dbt")]
+        day = {
+            "loaders": [py, "-m", "loaders.run", "--source", "all"],
+            "dbt build": [*dbt, "build", "--target", "dev", "--quiet"],
+            "dbt docs": [*dbt, "docs", "generate", "--target", "dev", "--quiet"],
+            "reports": [
+                *(py, "-m", "reports", "build", "--warehouse", str(warehouse)),
+                *("--target-path", str(target), "--out", str(work / "reports")),
+            ],
+        }
+        for phase in ("full", "incremental"):
+            if phase == "incremental":
+                change = [py, "-m", "world", "--world-dir", str(world_dir), "change"]
+                step(
+                    "a day of change",
+                    "world",
+                    [*change, "--fraction", str(fraction)],
+                    {**os.environ},
+                )
+            for name, argv in day.items():
+                if name == "loaders" and phase == "full" and reuse_raw:
+                    continue
+                done = step(name, phase, argv, env)
+                if name == "loaders":
+                    done.rows = rows_landed(warehouse)
+                if name == "dbt build":
+                    slow[phase] = slowest(target)
+                    # Every node's time, for a closer look: run_results_<phase>.json.
+                    shutil.copy(target / "run_results.json", work / f"run_results_{phase}.json")
     finally:
         emulator.stop()
+    held = held_orders(warehouse)
+    for s in steps:
+        if s.phase != "world" and s.name != "loaders":
+            s.rows = held
+    return Day(orders, fraction, steps, slow, warehouse)
 
-    print_report(args, steps, slow_full, slow_incremental, str(warehouse))
-    return 0
 
-
-def drop_dbt_schemas(warehouse: str) -> None:
+def drop_dbt_schemas(warehouse: Path) -> None:
     """Everything but what the loaders wrote, so that dbt builds from scratch."""
-    with duckdb.connect(warehouse) as con:
+    with duckdb.connect(str(warehouse)) as con:
         schemas = con.sql(
             """select schema_name from information_schema.schemata
                where catalog_name = current_database()
@@ -143,20 +215,31 @@ def drop_dbt_schemas(warehouse: str) -> None:
             con.execute(f'drop schema "{schema}" cascade')
 
 
+def rows_landed(warehouse: Path) -> int:
+    """Rows the last loaders run landed or deleted, all tables (loader_audit.load_runs)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (rows,) = con.sql(
+            """select coalesce(sum(rows_loaded + rows_deleted), 0) from loader_audit.load_runs
+               where run_id = (select run_id from loader_audit.load_runs
+                               order by run_finished_at desc limit 1)"""
+        ).fetchone() or (0,)
+    return int(rows)
+
+
+def held_orders(warehouse: Path) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (rows,) = con.sql("select count(*) from marts.fct_orders").fetchone() or (0,)
+    return int(rows)
+
+
 def slowest(target: Path, n: int = 6) -> list[tuple[str, float]]:
     results = json.loads((target / "run_results.json").read_text())["results"]
     timed = [(r["unique_id"].split(".")[-1], r["execution_time"]) for r in results]
     return sorted(timed, key=lambda t: -t[1])[:n]
 
 
-def print_report(
-    args: argparse.Namespace,
-    steps: list[tuple[str, float, float]],
-    slow_full: list[tuple[str, float]],
-    slow_incremental: list[tuple[str, float]],
-    warehouse: str,
-) -> None:
-    with duckdb.connect(warehouse, read_only=True) as con:
+def print_report(day: Day) -> None:
+    with duckdb.connect(str(day.warehouse), read_only=True) as con:
         sizes = dict(
             con.sql(
                 """select 'orders', count(*) from marts.fct_orders union all
@@ -166,17 +249,20 @@ def print_report(
             ).fetchall()
         )
     print()
-    print(f"warehouse benchmark: world of {args.orders:,} orders, change fraction {args.fraction}")
+    print(f"warehouse benchmark: world of {day.orders:,} orders, change fraction {day.fraction}")
     print("  marts: " + ", ".join(f"{v:,} {k}" for k, v in sizes.items()))
     print()
-    print(f"{'step':<28}{'wall s':>10}{'peak RSS MB':>14}")
-    for name, wall, rss in steps:
-        print(f"{name:<28}{wall:>10.1f}{rss:>14.0f}")
+    print(f"{'step':<28}{'wall s':>10}{'rows':>12}{'peak RSS MB':>14}")
+    for s in day.steps:
+        print(f"{s.phase + ': ' + s.name:<28}{s.wall:>10.1f}{s.rows:>12,}{s.rss:>14.0f}")
+    for phase in ("full", "incremental"):
+        total = sum(s.wall for s in day.steps if s.phase == phase)
+        print(f"{phase + ': the whole day':<28}{total:>10.1f}")
     print()
-    for title, slow in (("full", slow_full), ("incremental", slow_incremental)):
-        print(f"slowest dbt nodes, {title} build: " + ", ".join(f"{n} {s:.1f}s" for n, s in slow))
+    for phase, slow in day.slowest.items():
+        print(f"slowest dbt nodes, {phase} build: " + ", ".join(f"{n} {s:.1f}s" for n, s in slow))
     print()
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with duckdb.connect(str(day.warehouse), read_only=True) as con:
         print_dq_report(con, digits=4)
 
 
