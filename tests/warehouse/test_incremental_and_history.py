@@ -226,6 +226,44 @@ def _analysis(world: BuiltWorld, product_id: int, on_date: str) -> list[tuple[An
     return [(r[0], r[1], r[2], r[4]) for r in rows]
 
 
+STAGING = [
+    f"stg_{source}__{table}"
+    for source, tables in (
+        ("shop", ("customers", "orders", "order_items", "payments")),
+        ("catalog", ("categories", "products", "inventory_levels")),
+        ("hubspot", ("contacts", "companies", "deals", "campaigns", "marketing_emails")),
+        ("hubspot", ("email_events",)),
+    )
+    for table in tables
+]
+
+
+def test_incremental_staging_equals_a_full_refresh(changed: ChangedWorld) -> None:
+    """Staging built from the day's loads only holds exactly what a rebuild from all of raw does:
+    the changed rows in their new version, the deleted ones gone, nothing else touched."""
+    world = changed.world
+    compiled = Path(world.dbt.target_dir) / "compiled/shopsphere/models/staging/shop"
+    run_sql = compiled / "stg_shop__orders.sql"
+    assert "inserted_at >" in run_sql.read_text()  # the second build read the day's loads only
+    with duckdb.connect(world.dbt.warehouse) as con:
+        con.execute("create schema staging_incremental")
+        for model in STAGING:
+            con.execute(f"create table staging_incremental.{model} as from staging.{model}")
+    world.dbt.run(
+        "run", "--target", "ci", "--vars", world.vars, "--full-refresh", "--select", *STAGING
+    )
+    assert "inserted_at >" not in run_sql.read_text()
+    with duckdb.connect(world.dbt.warehouse) as con:
+        for model in STAGING:
+            full, incremental = f"staging.{model}", f"staging_incremental.{model}"
+            (rows,) = con.sql(f"select count(*) from {full}").fetchone() or (0,)
+            assert rows, model
+            for a, b in ((full, incremental), (incremental, full)):
+                diff = con.sql(f"select count(*) from (from {a} except all from {b})").fetchone()
+                assert diff == (0,), f"{model}: rows of {a} not in {b}"
+        con.execute("drop schema staging_incremental cascade")
+
+
 def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
     """Runs last in the module: it rebuilds the facts from scratch and compares."""
     world = changed.world

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='category_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'categories'), 'category_id') }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='inventory_level_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'inventory_levels'), ['product_id', 'warehouse_code']) }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='product_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'products'), 'product_id') }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='campaign_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'campaigns'), 'campaign_id', raw_key='id') }}"
+) }}
+
 with
 
 source as (

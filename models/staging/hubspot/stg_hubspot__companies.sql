@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='company_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'companies'), 'company_id', raw_key='id') }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='contact_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'contacts'), 'contact_id', raw_key='id') }}"
+) }}
+
 with
 
 source as (

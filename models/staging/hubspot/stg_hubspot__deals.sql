@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='deal_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'deals'), 'deal_id', raw_key='id') }}"
+) }}
+
 with
 
 source as (

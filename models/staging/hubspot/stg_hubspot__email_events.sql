@@ -1,3 +1,8 @@
+{{ config(
+    unique_key=['email_event_id', 'occurred_at_epoch_ms'],
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'email_events'), ['email_event_id', 'occurred_at_epoch_ms'], raw_key=['id', 'created']) }}"
+) }}
+
 with
 
 source as (

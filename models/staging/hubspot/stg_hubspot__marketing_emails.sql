@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='marketing_email_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('hubspot', 'marketing_emails'), 'marketing_email_id', raw_key='id') }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='customer_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'customers'), 'customer_id') }}"
+) }}
+
 with
 
 source as (

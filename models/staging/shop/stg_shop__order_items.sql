@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='order_item_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'order_items'), 'order_item_id') }}"
+) }}
+
 with
 
 source as (

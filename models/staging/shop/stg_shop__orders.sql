@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='order_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'orders'), 'order_id') }}"
+) }}
+
 with
 
 source as (

@@ -1,3 +1,8 @@
+{{ config(
+    unique_key='payment_id',
+    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'payments'), 'payment_id') }}"
+) }}
+
 with
 
 source as (
