@@ -269,10 +269,16 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
     world = changed.world
     run_sql = Path(world.dbt.target_dir) / "run/shopsphere/models/marts/core/fct_orders.sql"
     assert "delete from" in run_sql.read_text().lower()  # the second build was incremental
-    incremental = {
-        t: _rows(world, t, k)
-        for t, k in (("fct_orders", "order_id"), ("fct_order_items", "order_item_id"))
-    }
+    facts = (
+        ("fct_orders", "order_id"),
+        ("fct_order_items", "order_item_id"),
+        ("fct_email_sends", "email_send_id"),
+    )
+    sends_sql = (
+        Path(world.dbt.target_dir) / "run/shopsphere/models/marts/marketing/fct_email_sends.sql"
+    )
+    assert "delete from" in sends_sql.read_text().lower()
+    incremental = {t: _rows(world, t, k) for t, k in facts}
     assert len(incremental["fct_orders"]) == world.shop("select count(*) from orders")[0][0]
     world.dbt.run(
         "build",
@@ -284,11 +290,9 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
         "--select",
         "fct_orders",
         "fct_order_items",
+        "fct_email_sends",
     )
     assert "delete from" not in run_sql.read_text().lower()
-    full = {
-        t: _rows(world, t, k)
-        for t, k in (("fct_orders", "order_id"), ("fct_order_items", "order_item_id"))
-    }
+    full = {t: _rows(world, t, k) for t, k in facts}
     for table in full:
         assert incremental[table] == full[table], table

@@ -36,10 +36,16 @@ PUBLIC = {
     ],
     "data_quality": ["dq_issues", "dq_rule_results"],
 }
-# Differ between any two builds (the dbt invocation; the dlt load that brought a record, as
-# each warehouse was loaded by its own run), or by how each warehouse renders a timestamp as
-# text inside a hash (the snapshots' dbt_scd_id).
-PER_BUILD = {"invocation_id", "load_id", "product_price_version_id", "inventory_level_version_id"}
+# Differ between any two builds (the dbt invocation; the dlt load that brought a record, or
+# when, as each warehouse was loaded by its own run), or by how each warehouse renders a
+# timestamp as text inside a hash (the snapshots' dbt_scd_id).
+PER_BUILD = {
+    "invocation_id",
+    "load_id",
+    "events_loaded_at",
+    "product_price_version_id",
+    "inventory_level_version_id",
+}
 
 
 class SnowflakeBuild:

@@ -9,7 +9,8 @@ email_events as (
         recipient_email,
         email_campaign_id,
         is_unsubscribe,
-        occurred_at
+        occurred_at,
+        _loaded_at
     from {{ ref('stg_hubspot__email_events') }}
 
 ),
@@ -45,6 +46,7 @@ final as (
         email_events.email_campaign_id,
         email_events.is_unsubscribe,
         email_events.occurred_at,
+        email_events._loaded_at,
         sends.marketing_email_id,
         sends.campaign_id
     from email_events

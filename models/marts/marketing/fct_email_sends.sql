@@ -1,18 +1,87 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='email_send_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#- One row per marketing email send (HubSpot's email campaign id) and recipient: what happened
-    to that one email, from its events. The funnel's unique counts are sums here. -#}
+    to that one email, from its events. The funnel's unique counts are sums here.
+    Incremental: the sends with events loaded since the newest this table holds, and every send
+    of a marketing email loaded since then (its campaign may have moved), are recomputed from
+    all their events. HubSpot never deletes an event; a reload that drops some needs a
+    --full-refresh of this model. -#}
+
+-- depends_on: {{ ref('stg_hubspot__marketing_emails') }}
+
 with
+
+{% if is_incremental() %}
+watermark as (
+
+    select coalesce(max(events_loaded_at), cast('1900-01-01' as timestamp)) as loaded_since
+    from {{ this }}
+
+),
+
+changed_emails as (
+
+    select marketing_email_id
+    from {{ ref('stg_hubspot__marketing_emails') }}
+    cross join watermark
+    where _loaded_at >= watermark.loaded_since
+
+),
+
+changed_sends as (
+
+    select distinct
+        coalesce(events.email_campaign_id, -1) as send,
+        coalesce(events.recipient_email, '') as recipient,
+        true as is_changed
+    from {{ ref('int_email_events_attributed_to_campaigns') }} as events
+    cross join watermark
+    where events._loaded_at >= watermark.loaded_since
+
+),
+
+changed_email_sends as (
+
+    select distinct events.email_campaign_id
+    from {{ ref('int_email_events_attributed_to_campaigns') }} as events
+    where events.marketing_email_id in (select changed_emails.marketing_email_id from changed_emails)
+
+    union
+
+    select sends.email_campaign_id
+    from {{ this }} as sends
+    where sends.marketing_email_id in (select changed_emails.marketing_email_id from changed_emails)
+
+),
+{% endif %}
 
 email_events as (
 
     select
-        email_campaign_id,
-        marketing_email_id,
-        campaign_id,
-        recipient_email,
-        event_type,
-        is_unsubscribe,
-        occurred_at
-    from {{ ref('int_email_events_attributed_to_campaigns') }}
+        events.email_campaign_id,
+        events.marketing_email_id,
+        events.campaign_id,
+        events.recipient_email,
+        events.event_type,
+        events.is_unsubscribe,
+        events.occurred_at,
+        events._loaded_at
+    from {{ ref('int_email_events_attributed_to_campaigns') }} as events
+    {%- if is_incremental() %}
+    left join changed_sends
+        on coalesce(events.email_campaign_id, -1) = changed_sends.send
+        and coalesce(events.recipient_email, '') = changed_sends.recipient
+    where changed_sends.is_changed
+        or events.email_campaign_id in (
+            select changed_email_sends.email_campaign_id from changed_email_sends
+        )
+    {%- endif %}
 
 ),
 
@@ -30,7 +99,8 @@ sends as (
         sum(case when event_type = 'bounce' then 1 else 0 end) as bounce_events,
         max(case when event_type = 'open' then 1 else 0 end) as opened,
         max(case when event_type = 'click' then 1 else 0 end) as clicked,
-        sum(case when is_unsubscribe then 1 else 0 end) as unsubscribes
+        sum(case when is_unsubscribe then 1 else 0 end) as unsubscribes,
+        max(_loaded_at) as events_loaded_at
     from email_events
     group by 1, 2
 
@@ -52,7 +122,8 @@ final as (
         -- An open or click by an unknown recipient cannot be counted once per recipient.
         cast(opened = 1 and recipient_email is not null as boolean) as is_opened,
         cast(clicked = 1 and recipient_email is not null as boolean) as is_clicked,
-        cast(unsubscribes as bigint) as unsubscribes
+        cast(unsubscribes as bigint) as unsubscribes,
+        cast(events_loaded_at as timestamp) as events_loaded_at
     from sends
 
 )
