@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 # Okabe & Ito's palette: told apart with every common colour-vision deficiency.
@@ -83,6 +85,18 @@ def percent(value: Any, decimals: int = 1) -> str:
 
 def number(value: Any, decimals: int = 1) -> str:
     return NONE if value is None else f"{float(value):,.{decimals}f}"
+
+
+def time_axis(
+    moments: Sequence[datetime], min_span: timedelta = timedelta(hours=12)
+) -> dict[str, Any]:
+    """A date x-axis. Moments closer together than `min_span` (a single run, say) get that much
+    room around them: Plotly would otherwise zoom to milliseconds."""
+    axis: dict[str, Any] = {"type": "date"}
+    if moments and max(moments) - min(moments) < min_span:
+        middle = min(moments) + (max(moments) - min(moments)) / 2
+        axis["range"] = [str(middle - min_span / 2), str(middle + min_span / 2)]
+    return axis
 
 
 def layout(**overrides: Any) -> dict[str, Any]:

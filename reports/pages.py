@@ -22,6 +22,7 @@ from .html import (
     layout,
     money,
     number,
+    time_axis,
 )
 from .html import percent as pct
 from .source import NoData, Source, freshness_thresholds
@@ -815,7 +816,11 @@ def pipeline(src: Source, now: datetime) -> Page:
                 }
                 for table, points in sorted(by_table.items())
             ],
-            layout(yaxis={"tickformat": ",.0f", "type": "log"}, height=420),
+            layout(
+                yaxis={"tickformat": ",.0f", "type": "log"},
+                xaxis=time_axis([r["run_started_at"] for r in rows]),
+                height=420,
+            ),
         )
 
     def last_runs() -> Section:
@@ -919,7 +924,10 @@ def pipeline(src: Source, now: datetime) -> Page:
                     "nodes, %{customdata[2]} errors, %{customdata[3]} warnings<extra></extra>",
                 }
             ],
-            layout(yaxis={"title": {"text": "seconds"}}, xaxis={"type": "date"}),
+            layout(
+                yaxis={"title": {"text": "seconds"}},
+                xaxis=time_axis([r["started_at"] for r in rows]),
+            ),
         )
 
     return Page(
