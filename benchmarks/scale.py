@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
 from benchmarks.warehouse import DAY_STEPS, Day, run_day
@@ -43,12 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     days = []
     for orders in sizes:
         # One MariaDB and PostgreSQL database pair per size, so that the worlds can be reused.
-        os.environ["SHOP_DATABASE_URL"] = (
-            f"mysql://root@127.0.0.1:3306/shopsphere_scale_{orders}_shop"
-        )
-        os.environ["CATALOG_DATABASE_URL"] = (
-            f"postgresql://postgres@127.0.0.1:5432/shopsphere_scale_{orders}_catalog"
-        )
         days.append(
             run_day(
                 orders,
@@ -56,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.work_dir) / str(orders),
                 reuse_world=args.reuse_world,
                 contacts=args.contacts,
+                shop_url=f"mysql://root@127.0.0.1:3306/shopsphere_scale_{orders}_shop",
+                catalog_url=f"postgresql://postgres@127.0.0.1:5432/shopsphere_scale_{orders}_catalog",
             )
         )
         print_curve(days, args)

@@ -61,6 +61,10 @@ class Day:
         return next((s for s in self.steps if s.phase == phase and s.name == name), None)
 
 
+SHOP_URL = "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
+CATALOG_URL = "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         args.reuse_world,
         args.contacts,
         reuse_raw=args.reuse_raw,
+        # The servers of benchmarks.loaders, so that one world serves both.
+        shop_url=os.environ.get("SHOP_DATABASE_URL", SHOP_URL),
+        catalog_url=os.environ.get("CATALOG_DATABASE_URL", CATALOG_URL),
     )
     print_report(day)
     return 0
@@ -97,8 +104,11 @@ def run_day(
     reuse_world: bool = False,
     contacts: int | None = None,
     reuse_raw: bool = False,
+    shop_url: str = SHOP_URL,
+    catalog_url: str = CATALOG_URL,
 ) -> Day:
-    """Create (or reuse) the world, then run and measure a full and an incremental day."""
+    """Create (or reuse) the world on the two database servers, then run and measure a full and
+    an incremental day."""
     from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
     from world.urls import DbUrl
 
@@ -106,12 +116,6 @@ def run_day(
     work.mkdir(parents=True, exist_ok=True)
     world_dir = work / "world"
     py = sys.executable
-    shop_url = os.environ.get(
-        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
-    )
-    catalog_url = os.environ.get(
-        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
-    )
     steps: list[Step] = []
 
     def step(name: str, phase: str, argv: list[str], env: dict[str, str]) -> Step:
