@@ -1,8 +1,9 @@
 """The DuckDB warehouse: its file and the settings every session on it runs with.
 
-The dbt profile (profiles.yml, `settings`) reads the same environment variables with the same
-defaults, so that the loaders, dbt and the reports are bounded alike: DuckDB's buffer manager
-stays under `memory_limit` and spills to `temp_directory` past it.
+The dbt profile (profiles.yml, `config_options`) reads the same environment variables, so that
+the loaders, dbt and the reports are bounded alike: DuckDB's buffer manager stays under
+`memory_limit` and spills to `temp_directory` past it. dbt's default limit is 1GB: it runs two
+queries at once in one database.
 """
 
 from __future__ import annotations
