@@ -34,6 +34,7 @@ class ChangeReport:
     soft_deleted_customer_ids: list[int] = dataclasses.field(default_factory=list)
     late_updated_order_ids: list[int] = dataclasses.field(default_factory=list)
     archived_contact_ids: list[int] = dataclasses.field(default_factory=list)
+    moved_marketing_email_id: str | None = None
     new_column: str | None = None
     new_contact_property: str | None = None
 
@@ -482,6 +483,23 @@ def _hubspot_changes(
                 sorted(rows, key=lambda r: (r[0], r[1])),
             )
             report.counts["hubspot.email_events added"] = len(rows)
+
+        # A marketer moves the oldest email to another campaign: its sends' past events move too.
+        moved = conn.execute("select id, body from marketing_emails order by id limit 1").fetchone()
+        campaigns = conn.execute("select id, properties from campaigns order by id").fetchall()
+        if moved is not None and len(campaigns) > 1:
+            body = json.loads(moved[1])
+            to_id, to_props = next((c, p) for c, p in campaigns if c != body.get("campaign"))
+            stamp = _iso_ms(now)
+            body.update(
+                campaign=to_id, campaignName=json.loads(to_props).get("hs_name"), updatedAt=stamp
+            )
+            conn.execute(
+                "update marketing_emails set body = ?, updated_at = ? where id = ?",
+                (json.dumps(body), stamp, moved[0]),
+            )
+            report.moved_marketing_email_id = str(moved[0])
+            report.counts["hubspot.marketing_emails moved"] = 1
 
 
 def _update_object(

@@ -15,25 +15,13 @@ email_events as (
 
 ),
 
-marketing_emails as (
-
-    select
-        marketing_email_id,
-        campaign_id,
-        email_campaign_ids
-    from {{ ref('stg_hubspot__marketing_emails') }}
-
-),
-
--- An email goes out as one or more sends (A/B tests); events carry the send's id.
 sends as (
 
     select
-        marketing_emails.marketing_email_id,
-        marketing_emails.campaign_id,
-        cast({{ json_array_value('email_campaign_id') }} as bigint) as email_campaign_id
-    from marketing_emails
-    {{ json_array_rows('marketing_emails.email_campaign_ids', 'email_campaign_id') }}
+        email_campaign_id,
+        marketing_email_id,
+        campaign_id
+    from {{ ref('int_email_sends_attributed_to_campaigns') }}
 
 ),
 
