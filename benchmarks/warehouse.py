@@ -7,11 +7,13 @@ same databases and work folder as benchmarks.loaders, so one world serves both),
 HubSpot portal with the emulator (HubSpot's rate limits lifted: the HubSpot loader has its own
 benchmark, benchmarks.hubspot), then measures the daily run's steps, each in its own process:
 
-1. full: `python -m loaders.run --source all` into an empty warehouse, `dbt build` (seeds,
-   models, snapshots, tests) from scratch, `dbt docs generate`, `python -m reports build`;
+1. full: `python -m loaders.run --source all` into an empty warehouse, the daily job's
+   `dbt build --exclude tag:history` (seeds, models, snapshots, tests) from scratch,
+   `dbt docs generate`, `python -m reports build`;
 2. a day of change touching `--fraction` of the rows;
 3. incremental: the same four steps again (incremental loads and facts, snapshots taking the
-   changes).
+   changes, tests reading the rows the build wrote);
+4. weekly: the history job's `dbt test --vars '{test_history: true}'` (every test, every row).
 
 It prints wall seconds, rows and peak RSS per step, the slowest dbt nodes, and the
 data-quality report (dq_rule_results: rows checked, failing, rate per rule) of the last build.
@@ -171,7 +173,8 @@ def run_day(
         dbt = [str(Path(py).parent / "dbt")]
         day = {
             "loaders": [py, "-m", "loaders.run", "--source", "all"],
-            "dbt build": [*dbt, "build", "--target", "dev", "--quiet"],
+            # The daily job's build: the tests tagged history run weekly (below).
+            "dbt build": [*dbt, "build", "--target", "dev", "--exclude", "tag:history", "--quiet"],
             "dbt docs": [*dbt, "docs", "generate", "--target", "dev", "--quiet"],
             "reports": [
                 *(py, "-m", "reports", "build", "--warehouse", str(warehouse)),
@@ -197,6 +200,13 @@ def run_day(
                     slow[phase] = slowest(target)
                     # Every node's time, for a closer look: run_results_<phase>.json.
                     shutil.copy(target / "run_results.json", work / f"run_results_{phase}.json")
+        # The weekly job: every test on every row (not part of a day).
+        step(
+            "dbt test (history)",
+            "weekly",
+            [*dbt, "test", "--target", "dev", "--vars", "{test_history: true}", "--quiet"],
+            env,
+        )
     finally:
         emulator.stop()
     held = held_orders(warehouse)

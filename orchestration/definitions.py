@@ -2,9 +2,11 @@
 
 - assets: one per raw table (orchestration.raw), one per dbt model, seed and snapshot with the
   dbt tests as asset checks (orchestration.transform), and the dbt docs;
-- jobs: `daily` (every source, then dbt, then the docs) and `load_<source>` on demand;
-- schedule: `daily_schedule`, cron and timezone from SHOPSPHERE_DAILY_CRON (0 2 * * *) and
-  SHOPSPHERE_SCHEDULE_TIMEZONE (UTC);
+- jobs: `daily` (every source, then dbt, then the docs), `load_<source>` on demand and
+  `history_tests` (every dbt test on every row);
+- schedules: `daily_schedule`, cron and timezone from SHOPSPHERE_DAILY_CRON (0 2 * * *) and
+  SHOPSPHERE_SCHEDULE_TIMEZONE (UTC); `history_tests_schedule` from
+  SHOPSPHERE_HISTORY_TESTS_CRON (0 4 * * 0, Sundays);
 - sensors: `alert_on_run_failure` (one message per failed run) and `operations_watch`
   (stale sources, marts late by SHOPSPHERE_MARTS_DEADLINE).
 """
@@ -21,7 +23,13 @@ from . import alerts
 from .monitoring import run_link, watch
 from .raw import raw_assets
 from .settings import Settings, settings
-from .transform import dbt_assets_for, dbt_project, docs_asset, reports_asset
+from .transform import (
+    dbt_assets_for,
+    dbt_project,
+    docs_asset,
+    history_tests_job,
+    reports_asset,
+)
 
 SOURCES = ("shop", "catalog", "hubspot")
 
@@ -90,17 +98,24 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         )
         for source, load in zip(SOURCES, loads, strict=True)
     ]
-    schedule = dg.ScheduleDefinition(
-        name="daily_schedule",
-        job=daily,
-        cron_schedule=cfg.daily_cron,
-        execution_timezone=cfg.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )
+    history_tests = history_tests_job(cfg)
+    schedules = [
+        dg.ScheduleDefinition(
+            name=name,
+            job=job,
+            cron_schedule=cron,
+            execution_timezone=cfg.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+        for name, job, cron in (
+            ("daily_schedule", daily, cfg.daily_cron),
+            ("history_tests_schedule", history_tests, cfg.history_tests_cron),
+        )
+    ]
     return dg.Definitions(
         assets=[*loads, dbt_build, docs, reports],
-        jobs=[daily, *per_source],
-        schedules=[schedule],
+        jobs=[daily, history_tests, *per_source],
+        schedules=schedules,
         sensors=[failure_sensor(cfg), watch_sensor(daily)],
         resources={
             "dbt": DbtCliResource(

@@ -23,6 +23,7 @@ class Settings:
     dbt_target: str | None
     dbt_target_path: str
     daily_cron: str
+    history_tests_cron: str  # the weekly run of every test on every row
     timezone: str
     marts_deadline: str  # HH:MM in `timezone`
     retries: int
@@ -42,6 +43,7 @@ def settings() -> Settings:
         dbt_target=os.environ.get("DBT_TARGET") or None,
         dbt_target_path=_env("DBT_TARGET_PATH", "target"),
         daily_cron=_env("SHOPSPHERE_DAILY_CRON", "0 2 * * *"),
+        history_tests_cron=_env("SHOPSPHERE_HISTORY_TESTS_CRON", "0 4 * * 0"),
         timezone=_env("SHOPSPHERE_SCHEDULE_TIMEZONE", "UTC"),
         marts_deadline=_env("SHOPSPHERE_MARTS_DEADLINE", "06:00"),
         retries=int(_env("SHOPSPHERE_RETRIES", "3")),

@@ -56,17 +56,21 @@ class Translator(DagsterDbtTranslator):
         return str(kind) + "s" if kind in ("seed", "snapshot") else None
 
 
-def dbt_vars() -> list[str]:
+def dbt_vars(**extra: Any) -> list[str]:
     as_of = os.environ.get("SHOPSPHERE_AS_OF")
-    return ["--vars", json.dumps({"as_of": as_of})] if as_of else []
+    values = {**({"as_of": as_of} if as_of else {}), **extra}
+    return ["--vars", json.dumps(values)] if values else []
 
 
 def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
+    # The daily build tests what it wrote: the tests tagged history (they read all of it) run
+    # in the weekly history job instead (history_tests_job).
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         dagster_dbt_translator=Translator(),
         name="dbt_build",
+        exclude="tag:history",
     )
     def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         with warehouse_lock(cfg.destination, "dbt build"):
@@ -84,6 +88,27 @@ def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
             )
 
     return dbt_build
+
+
+def history_tests_job(cfg: Settings) -> dg.JobDefinition:
+    """Every dbt test on every row (`dbt test --vars '{test_history: true}'`): what the daily
+    build's tests leave out, the tests tagged history and the rows older builds wrote."""
+
+    @dg.op(name="dbt_test_history")
+    def dbt_test_history(dbt: DbtCliResource) -> dg.Output[None]:
+        with warehouse_lock(cfg.destination, "dbt test (history)"):
+            invocation = dbt.cli(["test", *dbt_vars(test_history=True)]).wait()
+        results = invocation.get_artifact("run_results.json")["results"]
+        return dg.Output(None, metadata={"tests": len(results)})
+
+    @dg.job(
+        name="history_tests",
+        description="Every dbt test on every row of history (weekly; the daily build tests the day).",
+    )
+    def history_tests() -> None:
+        dbt_test_history()
+
+    return history_tests
 
 
 def docs_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDefinition:

@@ -1,5 +1,7 @@
 """The whole asset graph, materialized in-process on a small world: sources -> raw -> dbt -> docs."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -63,3 +65,34 @@ def test_every_asset_materializes_and_raw_figures_equal_the_audit(
         assert m["rows_loaded"] > 0 and m["seconds"] > 0 and m["dlt_load_id"]
     assert meta["raw_shop/orders"]["rows_extracted"] == 1_500
     assert ops.sql("select count(*) from marts.fct_orders")[0][0] > 0
+
+
+def test_the_weekly_history_job_runs_the_tests_the_daily_build_leaves_out(
+    ops: OpsWorld, ops_built: dg.ExecuteInProcessResult
+) -> None:
+    """The daily build's checks leave out the tests tagged history; the weekly job runs every
+    test, on every row, and its schedule is Sunday's."""
+    assert ops_built.success
+    defs = ops.definitions()
+    graph = defs.resolve_asset_graph()
+    daily_checks = {key.name for key in graph.asset_check_keys}
+    assert "source_unique_shop_orders_order_id" not in daily_checks
+    assert "unique_stg_shop__orders_order_id" in daily_checks
+
+    schedule = defs.get_schedule_def("history_tests_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 4 * * 0", "history_tests")
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("history_tests").execute_in_process(instance=instance)
+    assert result.success
+    # dagster-dbt gives each invocation its own target folder: the newest `dbt test` one.
+    runs = sorted(
+        Path(ops.env["DBT_TARGET_PATH"]).rglob("run_results.json"), key=lambda p: p.stat().st_mtime
+    )
+    (ran,) = [p for p in runs if json.loads(p.read_text())["args"]["which"] == "test"][-1:]
+    names = {r["unique_id"].split(".")[2] for r in json.loads(ran.read_text())["results"]}
+    assert {"source_unique_shop_orders_order_id", "unique_stg_shop__orders_order_id"} <= names
+    assert len(names) > len(daily_checks)
+    compiled = next(
+        (ran.parent / "compiled").rglob("not_null_stg_shop__orders_order_id.sql")
+    ).read_text()
+    assert "_built_at" not in compiled  # every row, not the latest build's

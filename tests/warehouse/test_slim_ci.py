@@ -30,7 +30,7 @@ PROJECT_PARTS = [
 ]
 CHANGED = "int_orders_classified"
 # Columns that differ between any two builds by design.
-PER_BUILD_COLUMNS = {"invocation_id"}
+PER_BUILD_COLUMNS = {"invocation_id", "_built_at"}
 
 
 def copy_project(dest: Path) -> Path:

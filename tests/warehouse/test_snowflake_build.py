@@ -40,6 +40,7 @@ PUBLIC = {
 # when, as each warehouse was loaded by its own run), or by how each warehouse renders a
 # timestamp as text inside a hash (the snapshots' dbt_scd_id).
 PER_BUILD = {
+    "_built_at",
     "invocation_id",
     "load_id",
     "events_loaded_at",

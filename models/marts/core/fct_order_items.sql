@@ -102,7 +102,8 @@ final as (
         cast(order_items.is_orphan_product as boolean) as is_orphan_product,
         cast(classified.is_valid_order as boolean) as is_valid_order,
         cast(quarantined_lines.record_key is not null as boolean) as is_quarantined,
-        cast(order_totals.source_updated_at as timestamp) as source_updated_at
+        cast(order_totals.source_updated_at as timestamp) as source_updated_at,
+        {{ built_at() }} as _built_at
     from order_items
     inner join orders
         on order_items.order_id = orders.order_id

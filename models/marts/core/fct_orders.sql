@@ -120,7 +120,8 @@ final as (
         cast(order_totals.orphan_line_count > 0 as boolean) as has_orphan_products,
         cast(attributed.campaign_id as varchar) as campaign_id,
         cast(orders.utm_campaign as varchar) as utm_campaign,
-        cast(order_totals.source_updated_at as timestamp) as source_updated_at
+        cast(order_totals.source_updated_at as timestamp) as source_updated_at,
+        {{ built_at() }} as _built_at
     from orders
     inner join order_totals
         on orders.order_id = order_totals.order_id

@@ -9,11 +9,10 @@
 {#- One row per marketing email send (HubSpot's email campaign id) and recipient: what happened
     to that one email, from its events. The funnel's unique counts are sums here.
     Incremental: the sends with events loaded since the newest this table holds, and every send
-    of a marketing email loaded since then (its campaign may have moved), are recomputed from
-    all their events. HubSpot never deletes an event; a reload that drops some needs a
-    --full-refresh of this model. -#}
+    whose marketing email or campaign moved, are recomputed from all their events. HubSpot
+    never deletes an event; a reload that drops some needs a --full-refresh of this model. -#}
 
--- depends_on: {{ ref('stg_hubspot__marketing_emails') }}
+-- depends_on: {{ ref('int_email_sends_attributed_to_campaigns') }}
 
 with
 
@@ -25,15 +24,6 @@ watermark as (
 
 ),
 
-changed_emails as (
-
-    select marketing_email_id
-    from {{ ref('stg_hubspot__marketing_emails') }}
-    cross join watermark
-    where _loaded_at >= watermark.loaded_since
-
-),
-
 changed_sends as (
 
     select distinct
@@ -42,21 +32,23 @@ changed_sends as (
         true as is_changed
     from {{ ref('int_email_events_attributed_to_campaigns') }} as events
     cross join watermark
-    where events._loaded_at >= watermark.loaded_since
+    -- Strictly after: the newest load this table holds was read whole by an earlier build.
+    where events._loaded_at > watermark.loaded_since
 
 ),
 
 changed_email_sends as (
 
-    select distinct events.email_campaign_id
-    from {{ ref('int_email_events_attributed_to_campaigns') }} as events
-    where events.marketing_email_id in (select changed_emails.marketing_email_id from changed_emails)
-
-    union
-
-    select sends.email_campaign_id
-    from {{ this }} as sends
-    where sends.marketing_email_id in (select changed_emails.marketing_email_id from changed_emails)
+    -- Sends whose marketing email or campaign is no longer the one this table holds: an email
+    -- moved to another campaign, a send added to an email or taken from it.
+    select held.email_campaign_id
+    from (
+        select distinct email_campaign_id, marketing_email_id, campaign_id from {{ this }}
+    ) as held
+    left join {{ ref('int_email_sends_attributed_to_campaigns') }} as sends
+        on held.email_campaign_id = sends.email_campaign_id
+    where held.marketing_email_id is distinct from cast(sends.marketing_email_id as varchar)
+        or held.campaign_id is distinct from cast(sends.campaign_id as varchar)
 
 ),
 {% endif %}
@@ -123,7 +115,8 @@ final as (
         cast(opened = 1 and recipient_email is not null as boolean) as is_opened,
         cast(clicked = 1 and recipient_email is not null as boolean) as is_clicked,
         cast(unsubscribes as bigint) as unsubscribes,
-        cast(events_loaded_at as timestamp) as events_loaded_at
+        cast(events_loaded_at as timestamp) as events_loaded_at,
+        {{ built_at() }} as _built_at
     from sends
 
 )

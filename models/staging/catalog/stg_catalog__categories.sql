@@ -20,7 +20,8 @@ renamed as (
         name as category_name,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at
+        {{ load_timestamp() }} as _loaded_at,
+        {{ built_at() }} as _built_at
 
     from source
 

@@ -26,7 +26,8 @@ renamed as (
         {{ uncastable_columns({'quantity_on_hand': 'integer', 'quantity_reserved': 'integer'}) }}
             as _uncastable_columns,
         _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at
+        {{ load_timestamp() }} as _loaded_at,
+        {{ built_at() }} as _built_at
 
     from source
 

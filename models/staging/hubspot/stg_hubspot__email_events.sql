@@ -25,7 +25,8 @@ renamed as (
         created as occurred_at_epoch_ms,
         {{ epoch_ms_to_timestamp('created') }} as occurred_at,
         _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at
+        {{ load_timestamp() }} as _loaded_at,
+        {{ built_at() }} as _built_at
 
     from source
 

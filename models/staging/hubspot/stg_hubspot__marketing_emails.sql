@@ -26,7 +26,8 @@ renamed as (
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at
+        {{ load_timestamp() }} as _loaded_at,
+        {{ built_at() }} as _built_at
 
     from source
 

@@ -28,7 +28,8 @@ renamed as (
             'unit_price': 'decimal(12, 2)', 'discount_amount': 'decimal(12, 2)'}) }}
             as _uncastable_columns,
         _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at
+        {{ load_timestamp() }} as _loaded_at,
+        {{ built_at() }} as _built_at
 
     from source
 
