@@ -1,7 +1,8 @@
 """Scale benchmark: the daily run's cost at several sizes of history, and how it grows.
 
     python -m benchmarks.scale [--orders 500000,2000000,8000000] [--fraction 0.01]
-                               [--contacts N] [--reuse-world] [--work-dir data/bench-scale]
+                               [--contacts N] [--reuse-world] [--reuse-raw]
+                               [--work-dir data/bench-scale]
 
 Runs the warehouse benchmark (benchmarks.warehouse: a full day, a day of change touching
 `--fraction` of the rows, an incremental day; each step in its own process) once per size,
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--contacts", type=int)
     parser.add_argument("--reuse-world", action="store_true")
+    parser.add_argument(
+        "--reuse-raw",
+        action="store_true",
+        help="keep each size's raw schemas (benchmarks.warehouse)",
+    )
     parser.add_argument("--work-dir", default="data/bench-scale")
     args = parser.parse_args(argv)
     sizes = sorted(int(n) for n in args.orders.split(","))
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.fraction,
                 Path(args.work_dir) / str(orders),
                 reuse_world=args.reuse_world,
+                reuse_raw=args.reuse_raw,
                 contacts=args.contacts,
                 shop_url=f"mysql://root@127.0.0.1:3306/shopsphere_scale_{orders}_shop",
                 catalog_url=f"postgresql://postgres@127.0.0.1:5432/shopsphere_scale_{orders}_catalog",

@@ -1,59 +1,66 @@
 {#
     CTEs naming the orders an incremental fact must rebuild, ending with `changed_orders`:
-    orders whose own row, items or payments changed since the fact's watermark (its latest
-    source_updated_at) minus the lookback; orders whose campaign changed (attribution may
-    move); orders placed since the watermark, among them those that were in the future at the
-    last build (their validity moves with the clock, whenever the next build runs). Changes are found in staging, where updated_at filters reach the raw scans, not in
-    the per-order aggregates (which would mean aggregating every order to find a few).
+    - orders whose own row, items or payments staging rewrote since the fact's last build
+      (staging stamps what it writes with _built_at): exact, however late the load;
+    - orders invalid at the last build and placed at most `incremental_lookback_days` before
+      it, among them every order that was in the future then: their validity moves with the
+      clock (the lookback covers a build whose as_of clock ran behind the wall clock);
+    - with `campaigns`, orders whose utm_campaign now names another campaign than the one the
+      fact holds for it (a campaign's utm changed, a campaign came or went).
+    All of it follows the change, not history, but for the distinct (utm, campaign) pairs the
+    fact holds. Hard-deleted orders are removed by the facts' post-hooks.
 #}
-{% macro changed_orders_ctes(watermark_column='source_updated_at') -%}
-watermark as (
+{% macro changed_orders_ctes(campaigns=false) -%}
+last_build as (
 
-    select
-        {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'coalesce(max(' ~ watermark_column ~ "), cast('1900-01-01' as timestamp))") }}
-            as changed_since
+    select coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at
     from {{ this }}
 
 ),
 
+{%- if campaigns %}
+
+moved_utms as (
+
+    select coalesce(held.utm_campaign_normalized, now.utm_campaign_normalized) as utm
+    from (
+        select distinct orders.utm_campaign_normalized, facts.campaign_id
+        from {{ this }} as facts
+        inner join {{ ref('stg_shop__orders') }} as orders
+            on facts.order_id = orders.order_id
+        where orders.utm_campaign_normalized is not null
+    ) as held
+    full outer join {{ ref('int_campaigns_keyed_by_utm') }} as now
+        on held.utm_campaign_normalized = now.utm_campaign_normalized
+    where held.campaign_id is distinct from now.campaign_id
+
+),
+{%- endif %}
+
 changed_orders as (
 
+    {%- for model in ['stg_shop__orders', 'stg_shop__order_items', 'stg_shop__payments'] %}
     select changed.order_id
-    from {{ ref('stg_shop__orders') }} as changed
-    cross join watermark
-    where changed.updated_at >= watermark.changed_since
+    from {{ ref(model) }} as changed
+    cross join last_build
+    where changed._built_at > last_build.built_at
 
     union
+    {%- endfor %}
 
-    select changed.order_id
-    from {{ ref('stg_shop__order_items') }} as changed
-    cross join watermark
-    where changed.updated_at >= watermark.changed_since
-
-    union
-
-    select changed.order_id
-    from {{ ref('stg_shop__payments') }} as changed
-    cross join watermark
-    where changed.updated_at >= watermark.changed_since
-
-    union
-
-    -- Orders placed after the watermark: among them every order that was in the future at the
-    -- last build (the watermark is never later than that build), whose validity has moved.
-    select orders.order_id
-    from {{ ref('stg_shop__orders') }} as orders
-    cross join watermark
-    where orders.placed_at >= watermark.changed_since
+    select held.order_id
+    from {{ this }} as held
+    cross join last_build
+    where not held.is_valid_order
+        and held.order_date >= cast({{ dbt.dateadd('day', -var('incremental_lookback_days'), 'last_build.built_at') }} as date)
+    {%- if campaigns %}
 
     union
 
     select orders.order_id
     from {{ ref('stg_shop__orders') }} as orders
-    inner join {{ ref('stg_hubspot__campaigns') }} as campaigns
-        on orders.utm_campaign_normalized = campaigns.utm_campaign_normalized
-    cross join watermark
-    where campaigns.updated_at >= watermark.changed_since
+    where orders.utm_campaign_normalized in (select moved_utms.utm from moved_utms)
+    {%- endif %}
 
 )
 {%- endmacro %}

@@ -35,6 +35,7 @@ class ChangeReport:
     late_updated_order_ids: list[int] = dataclasses.field(default_factory=list)
     archived_contact_ids: list[int] = dataclasses.field(default_factory=list)
     moved_marketing_email_id: str | None = None
+    renamed_utm: tuple[str, str] | None = None  # (campaign id, its utm before the change)
     new_column: str | None = None
     new_contact_property: str | None = None
 
@@ -500,6 +501,20 @@ def _hubspot_changes(
             )
             report.moved_marketing_email_id = str(moved[0])
             report.counts["hubspot.marketing_emails moved"] = 1
+
+        # A marketer renames the first campaign's utm: the orders tagged with the old one lose
+        # their campaign.
+        if campaigns:
+            campaign_id, props_text = campaigns[0]
+            props = json.loads(props_text)
+            if props.get("hs_utm"):
+                report.renamed_utm = (str(campaign_id), props["hs_utm"])
+                props["hs_utm"] = f"{props['hs_utm']}_renamed"
+                conn.execute(
+                    "update campaigns set properties = ?, updated_at = ? where id = ?",
+                    (json.dumps(props), _iso_ms(now), campaign_id),
+                )
+                report.counts["hubspot.campaigns utm renamed"] = 1
 
 
 def _update_object(

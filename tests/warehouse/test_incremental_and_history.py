@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.fixtures.dbt import BuiltWorld, built_world
+from tests.fixtures.dbt import BuiltWorld, DbtProject, built_world, dbt_env
 from tests.fixtures.services import DatabaseFactory
 from world.change import ChangeReport
 
@@ -91,6 +92,56 @@ def test_the_sends_of_a_moved_email_move_to_its_new_campaign(changed: ChangedWor
         f"select distinct campaign_id from marts.fct_email_sends where marketing_email_id = '{email}'"
     )
     assert held == [now]
+
+
+def test_the_orders_of_a_renamed_utm_lose_their_campaign(changed: ChangedWorld) -> None:
+    """A campaign's utm renamed: the orders tagged with the old one, none of them changed, are
+    no longer its revenue after the incremental build."""
+    assert changed.report.renamed_utm
+    campaign_id, old_utm = changed.report.renamed_utm
+    tagged = changed.world.mart(
+        f"select count(*) from staging.stg_shop__orders where utm_campaign_normalized = '{old_utm.lower()}'"
+    )[0][0]
+    assert tagged > 0
+    assert changed.world.mart(
+        "select count(*) from marts.fct_orders as f join staging.stg_shop__orders as o "
+        f"using (order_id) where o.utm_campaign_normalized = '{old_utm.lower()}' "
+        f"and f.campaign_id = '{campaign_id}'"
+    ) == [(0,)]
+
+
+def test_an_order_in_the_future_counts_once_its_time_comes(
+    changed: ChangedWorld, tmp_path: Path
+) -> None:
+    """The first incremental build after an order's time has come counts it as valid, in both
+    facts, though nothing of it changed (on a copy of the warehouse: the clock moves on; the
+    views take the clock when they are built)."""
+    world = changed.world
+    copy = tmp_path / "warehouse.duckdb"  # the same file name: the same database name
+    shutil.copy(world.dbt.warehouse, copy)
+    dbt = DbtProject(
+        str(copy), tmp_path / "target", dbt_env(str(copy), tmp_path / "target", world.dbt.env)
+    )
+    order_id, placed_at = dbt.sql(
+        """select orders.order_id, orders.placed_at from marts.fct_orders as orders
+           inner join seeds.order_statuses as statuses on orders.status = statuses.order_status
+           where orders.is_placed_in_future and statuses.is_revenue_status
+           order by orders.order_id limit 1"""
+    )[0]
+    later = (placed_at + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    dbt.run(
+        *("run", "--target", "ci", "--select", "+fct_orders", "+fct_order_items"),
+        *("--vars", json.dumps({"as_of": later})),
+    )
+    assert dbt.sql(
+        f"select is_valid_order, is_placed_in_future from marts.fct_orders where order_id = {order_id}"
+    ) == [(True, False)]
+    assert {
+        v
+        for (v,) in dbt.sql(
+            f"select is_valid_order from marts.fct_order_items where order_id = {order_id}"
+        )
+    } == {True}
 
 
 def test_hard_deleted_orders_leave_the_facts(changed: ChangedWorld) -> None:

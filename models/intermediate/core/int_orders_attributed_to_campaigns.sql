@@ -10,24 +10,12 @@ orders as (
 
 ),
 
-campaigns as (
-
-    select
-        campaign_id,
-        utm_campaign_normalized
-    from {{ ref('stg_hubspot__campaigns') }}
-
-),
-
--- utm values are unique per campaign (tested); should two ever share one, the lowest id wins
--- rather than the order counting twice.
 campaign_per_utm as (
 
     select
         utm_campaign_normalized,
-        min(campaign_id) as campaign_id
-    from campaigns
-    group by 1
+        campaign_id
+    from {{ ref('int_campaigns_keyed_by_utm') }}
 
 ),
 

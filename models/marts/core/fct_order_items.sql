@@ -7,9 +7,9 @@
         post_hook="delete from {{ this }} where order_item_id not in (select order_item_id from {{ ref('stg_shop__order_items') }})"
     )
 }}
-{#- Incremental on the same changed orders as fct_orders: an item carries its order's validity. -#}
+{#- Incremental on the orders whose row, lines or payments changed, as fct_orders (an item
+    carries its order's validity; it has no campaign). -#}
 
--- depends_on: {{ ref('stg_hubspot__campaigns') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}
 -- depends_on: {{ ref('stg_shop__payments') }}
 

@@ -10,14 +10,14 @@
 {#- Incremental: the orders that changed (see changed_orders_ctes); the post-hook drops orders
     the shop purged (hard deletes leave raw, and with it staging). -#}
 
--- depends_on: {{ ref('stg_hubspot__campaigns') }}
+-- depends_on: {{ ref('int_campaigns_keyed_by_utm') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}
 -- depends_on: {{ ref('stg_shop__payments') }}
 
 with
 
 {% if is_incremental() %}
-{{ changed_orders_ctes() }},
+{{ changed_orders_ctes(campaigns=true) }},
 {% endif %}
 
 orders as (
