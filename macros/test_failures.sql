@@ -3,7 +3,7 @@
     dbt's own not_null stores whole rows, and unique the duplicated values: on a model with
     PII that puts clear-text emails, names or phone numbers in test_failures. These overrides
     store only what the triage needs: the null column itself; a duplicated value, hashed when
-    the column is PII (var pii_columns, the columns staging keeps in clear).
+    the column is PII (declared `meta: {pii: ...}` in a source's or a model's YAML).
 #}
 {% macro default__test_not_null(model, column_name) %}
 
@@ -17,7 +17,7 @@ where {{ column_name }} is null
 {% macro default__test_unique(model, column_name) %}
 
 select
-    {% if column_name in var('pii_columns') -%}
+    {% if column_name in pii_columns() -%}
         {{ hash_pii(column_name) }} as unique_field_hash,
     {%- else -%}
         {{ column_name }} as unique_field,
@@ -29,3 +29,20 @@ group by {{ column_name }}
 having count(*) > 1
 
 {% endmacro %}
+
+
+{#
+    The names of the columns declared PII anywhere in the project: `meta: {pii: email | name |
+    phone | address}` on a column of a source or a model, the one place PII is declared.
+#}
+{% macro pii_columns() -%}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- for node in (graph.nodes.values() | list) + (graph.sources.values() | list) -%}
+            {%- for column in node.columns.values() if column.meta.get('pii') -%}
+                {%- do names.append(column.name) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do return(names | unique | list) -%}
+{%- endmacro %}
