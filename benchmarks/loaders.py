@@ -32,6 +32,10 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmark world's databases (SHOP_DATABASE_URL / CATALOG_DATABASE_URL override them);
+# benchmarks.warehouse uses the same, so that one world serves both.
+SHOP_URL = "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
+CATALOG_URL = "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
 SHOP_TABLES = ["customers", "orders", "order_items", "payments"]
 CATALOG_TABLES = ["categories", "products", "inventory_levels"]
 SHOP_KEYS = {
@@ -146,12 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     world_dir = str(work / "world")
-    shop_url = os.environ.get(
-        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
-    )
-    catalog_url = os.environ.get(
-        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
-    )
+    shop_url = os.environ.get("SHOP_DATABASE_URL", SHOP_URL)
+    catalog_url = os.environ.get("CATALOG_DATABASE_URL", CATALOG_URL)
     env = {**os.environ}
     py = sys.executable
 

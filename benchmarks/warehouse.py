@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.loaders import measured
+from benchmarks.loaders import CATALOG_URL, SHOP_URL, measured
 from scripts.dq_report import print_dq_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,10 +61,6 @@ class Day:
 
     def step(self, phase: str, name: str) -> Step | None:
         return next((s for s in self.steps if s.phase == phase and s.name == name), None)
-
-
-SHOP_URL = "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
-CATALOG_URL = "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
 
 
 def main(argv: list[str] | None = None) -> int:
