@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from loaders.common.pii import DEV_KEY
 from reports.metrics import SemanticLayer
 from tests.fixtures.dbt import ROOT, BuiltWorld
 
@@ -64,6 +65,8 @@ class SnowflakeBuild:
             "SNOWFLAKE_ACCOUNT": "emulated",
             "SNOWFLAKE_USER": "transformer",
             "SNOWFLAKE_PASSWORD": "emulated",  # pragma: allowlist secret
+            # prod refuses to build without a key; the DuckDB build used the development one.
+            "SHOPSPHERE_PII_KEY": DEV_KEY,
             "SHOPSPHERE_RAW_DATABASE": "RAW",
             "SHOPSPHERE_REPORTER_ROLE": "REPORTER",
         }
