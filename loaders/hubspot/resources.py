@@ -478,7 +478,8 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
         metrics = ctx.metrics["campaigns"]
         metrics.mode = "full"
         started = time.perf_counter()
-        known = _known(ctx, "campaigns", "id", "updated_at")
+        # A full refresh replaces the table: every campaign must come again, known or not.
+        known = set() if ctx.full_refresh else _known(ctx, "campaigns", "id", "updated_at")
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )

@@ -38,6 +38,20 @@ def test_full_then_incremental_equals_the_portal(make_portal: Callable[..., Port
     ) == [(len(report.archived_contact_ids),)]
 
 
+def test_a_full_refresh_after_a_load_reloads_every_table(
+    make_portal: Callable[..., Portal],
+) -> None:
+    """A full refresh replaces each table whole, with what the portal holds now, even the
+    records raw already held unchanged (campaigns were once skipped as known, and lost)."""
+    portal = make_portal(orders=2_000)
+    portal.warehouse.load("--source", "hubspot")
+    portal.warehouse.load("--source", "hubspot", "--full-refresh")
+    assert_raw_equals_portal(portal)
+    audit = _audit(portal)
+    assert {r["load_mode"] for r in audit.values()} == {"full"}
+    assert all(r["rows_loaded"] == r["rows_extracted"] > 0 for r in audit.values()), audit
+
+
 def test_a_run_without_change_makes_few_requests_and_loads_nothing(
     make_portal: Callable[..., Portal],
 ) -> None:
