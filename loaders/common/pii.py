@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 
 KEY_ENV = "SHOPSPHERE_PII_KEY"
+PREVIOUS_KEYS_ENV = "SHOPSPHERE_PII_PREVIOUS_KEYS"
 # Development and CI only, published on purpose: hashes under it are recomputable by anyone.
 DEV_KEY = (
     "3088a94ff56febb81f03759517ce294ebb38c7673329919e2c29f7d171d132f3"  # pragma: allowlist secret
@@ -41,6 +42,13 @@ def key_from_env(env: Mapping[str, str] = os.environ) -> bytes:
             " (make one with: openssl rand -hex 32)"
         )
     return bytes.fromhex(text)
+
+
+def previous_keys_from_env(env: Mapping[str, str] = os.environ) -> list[bytes]:
+    """Keys rotated out, in SHOPSPHERE_PII_PREVIOUS_KEYS (comma-separated): the suppression
+    list's hashes made under them still match (README, Privacy: rotating the key)."""
+    texts = [t.strip() for t in env.get(PREVIOUS_KEYS_ENV, "").split(",") if t.strip()]
+    return [key_from_env({KEY_ENV: t}) for t in texts]
 
 
 def pads(key: bytes) -> tuple[bytes, bytes]:

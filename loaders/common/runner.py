@@ -26,6 +26,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from .deletes import DeleteContext, RawAccess
 from .errors import LoaderError, TransientLoaderError, is_transient
 from .locks import source_lock, warehouse_lock
+from .privacy import suppression_maps
 from .sql_readers import ColumnTypeError, SourceColumn, SqlReader, open_reader
 from .sql_table import (
     DELETED_COLUMN,
@@ -430,6 +431,9 @@ def load_resources(
     pending = list(resources)
     load_id: str | None = None
     info: LoadInfo | None = None
+    # Erased people's rows land with their declared PII blanked (loaders.common.privacy).
+    if suppression_maps(source, pending, raw.query):
+        emit(f"  {source}: the erased people's PII is blanked before it lands")
     try:
         # raw's session stays open through extraction: on DuckDB it keeps the database open,
         # so the many short reads do not each checkpoint the file.
@@ -467,7 +471,8 @@ def load_resources(
         for m in metrics.values():
             if not m.error:
                 m.error, m.interrupted = f"{source}.{m.table}: {exc}", True
-    _count_committed(pipeline, metrics, load_id)
+    if _count_committed(pipeline, metrics, load_id) and load_id is not None:
+        drop_loaded_package(pipeline, load_id)
     load_seconds = _load_seconds(info)
     for m in metrics.values():
         m.load_seconds = load_seconds.get(m.table, 0.0)
@@ -517,8 +522,9 @@ def is_interrupt(exc: BaseException | None) -> bool:
 
 def _count_committed(
     pipeline: dlt.Pipeline, metrics: dict[str, TableMetrics], load_id: str | None
-) -> None:
-    """Zero rows_loaded and rows_deleted of every table unless its load package completed."""
+) -> bool:
+    """Zero rows_loaded and rows_deleted of every table unless its load package completed;
+    whether it completed."""
     done = False
     if load_id is not None:
         with contextlib.suppress(Exception), pipeline.sql_client() as client:
@@ -532,6 +538,14 @@ def _count_committed(
         if not done or m.error:
             m.rows_loaded = 0
             m.rows_deleted = 0
+    return done
+
+
+def drop_loaded_package(pipeline: dlt.Pipeline, load_id: str) -> None:
+    """Retention: a package raw committed is deleted from disk. Its files are the rows in
+    clear text, PII included, and raw holds them now."""
+    with contextlib.suppress(FileNotFoundError):
+        pipeline._get_load_storage().delete_loaded_package(load_id)
 
 
 def pipelines_dir() -> str:
