@@ -39,6 +39,7 @@ from .common.errors import EXIT_FAILED, EXIT_OK
 from .common.locks import warehouse_lock
 from .common.pii import PiiKeyError, key_from_env, keyed_hash
 from .common.privacy import (
+    ID_KINDS,
     REQUESTS,
     ROOT,
     SCHEMA,
@@ -176,6 +177,22 @@ def _not_redacted(r: Relation) -> str:
     )
 
 
+def _recorded_ids(con: duckdb.DuckDBPyConnection, erased_key: str) -> Suppressed:
+    """The ids an earlier request for this person recorded: a source that has blanked their
+    email since still leads to their rows."""
+    out = Suppressed()
+    if not read_suppressed(lambda sql: con.sql(sql).fetchall()):
+        return out
+    for kind in ID_KINDS:
+        rows = con.execute(
+            f"select distinct {kind} from {SCHEMA}.{SUBJECTS}"
+            f" where subject_hash = ? and {kind} is not null",
+            [erased_key],
+        ).fetchall()
+        out.ids[kind].update(v for (v,) in rows)
+    return out
+
+
 def _pii_set_clause(r: Relation) -> str:
     return ", ".join(
         f'"{c}" = ' + ("false" if kind == "false" else "null") for c, kind in r.pii.columns.items()
@@ -265,19 +282,7 @@ def erase(email: str, customer_ids: list[int], dry_run: bool) -> int:
         con = duckdb.connect(warehouse, read_only=dry_run, config=duckdb_settings())
         try:
             present = _existing(con, relations)
-            erased = read_suppressed(lambda sql: con.sql(sql).fetch_arrow_table())
-            previous = Suppressed()
-            for kind in erased.ids:  # ids recorded by an earlier request for this person
-                rows = (
-                    con.execute(
-                        f"select distinct {kind} from {SCHEMA}.{SUBJECTS}"
-                        f" where subject_hash = ? and {kind} is not null",
-                        [erased_key],
-                    ).fetchall()
-                    if erased
-                    else []
-                )
-                previous.ids[kind].update(v for (v,) in rows)
+            previous = _recorded_ids(con, erased_key)
             previous.ids["customer_id"].update(str(c) for c in customer_ids)
             _subject_ids(con, present, email, previous)
             con.execute("begin transaction")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +30,24 @@ def dbt(args: list[str], env: dict[str, str], project_dir: Path) -> int:
     return subprocess.run(
         [DBT, *args, "--project-dir", str(project_dir)], cwd=project_dir, env=env, check=False
     ).returncode
+
+
+def publish(source: Path, dest: Path) -> None:
+    """Copies the artifacts a build publishes (manifest, run results, catalog) without the
+    compiled SQL of any node: on Snowflake it holds the PII key's pads (macro hash_pii).
+    Deferral and `state:modified` read the raw code and the relations, which stay."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("manifest.json", "run_results.json", "catalog.json"):
+        if not (source / name).exists():
+            continue
+        artifact = json.loads((source / name).read_text())
+        for node in [
+            *artifact.get("nodes", {}).values(),
+            *artifact.get("results", []),
+        ]:
+            if "compiled_code" in node:
+                node["compiled_code"] = None
+        (dest / name).write_text(json.dumps(artifact))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if not manifest.exists():
             print(f"slim_ci: no {manifest}: run the production build first", file=sys.stderr)
             return 1
-        state.mkdir(parents=True, exist_ok=True)
-        for name in ("manifest.json", "run_results.json", "catalog.json"):
-            if (source / name).exists():
-                shutil.copy2(source / name, state / name)
+        publish(source, state)
         print(f"slim_ci: production artifacts in {state}")
         return 0
 

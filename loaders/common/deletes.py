@@ -82,6 +82,10 @@ class RawAccess:
     def table(self, name: str) -> str:
         return str(self._sql().make_qualified_table_name(name))
 
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of a query on raw, as tuples (no Arrow: every destination answers this)."""
+        return [tuple(r) for r in self._sql().execute_sql(sql) or []]
+
     def query(self, sql: str) -> pa.Table:
         """The result of a query on raw, as Arrow (empty: a table without columns)."""
         with self._sql().execute_query(sql) as cur:

@@ -84,23 +84,23 @@ def source_pii(root: Path = ROOT) -> dict[tuple[str, str], TablePii]:
     return out
 
 
-def read_suppressed(query: Callable[[str], pa.Table]) -> Suppressed:
+def read_suppressed(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Suppressed:
     """The suppression list, through a query on the destination (empty before any erasure)."""
-    exists = query(
-        "select count(*) as n from information_schema.tables"
+    ((exists,),) = rows(
+        "select count(*) from information_schema.tables"
         f" where lower(table_schema) = '{SCHEMA}' and lower(table_name) = '{SUBJECTS}'"
     )
     out = Suppressed()
-    if not exists.num_rows or not exists.column(0)[0].as_py():
+    if not exists:
         return out
-    rows = query(f"select subject_hash, customer_id, contact_id from {SCHEMA}.{SUBJECTS}")
-    for row in rows.to_pylist():
-        values = {k.lower(): v for k, v in row.items()}
-        if values["subject_hash"]:
-            out.hashes.add(values["subject_hash"])
-        for kind in ID_KINDS:
-            if values[kind] is not None:
-                out.ids[kind].add(str(values[kind]))
+    for subject, *ids in rows(
+        f"select subject_hash, {', '.join(ID_KINDS)} from {SCHEMA}.{SUBJECTS}"
+    ):
+        if subject:
+            out.hashes.add(subject)
+        for kind, value in zip(ID_KINDS, ids, strict=True):
+            if value is not None:
+                out.ids[kind].add(str(value))
     return out
 
 
@@ -184,7 +184,7 @@ def redactor(pii: TablePii, erased: Suppressed, keys: Sequence[bytes]) -> Callab
 
 
 def suppression_maps(
-    source: str, resources: Sequence[Any], query: Callable[[str], pa.Table]
+    source: str, resources: Sequence[Any], rows: Callable[[str], Sequence[Sequence[Any]]]
 ) -> int:
     """Adds the redacting map step to each resource whose raw table holds declared PII, when
     anyone is erased; the number of resources it guards."""
@@ -192,7 +192,7 @@ def suppression_maps(
     guarded = [r for r in resources if r.name in declared]
     if not guarded:
         return 0
-    erased = read_suppressed(query)
+    erased = read_suppressed(rows)
     if not erased:
         return 0
     keys = [key_from_env(), *previous_keys_from_env()]

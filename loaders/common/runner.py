@@ -432,7 +432,7 @@ def load_resources(
     load_id: str | None = None
     info: LoadInfo | None = None
     # Erased people's rows land with their declared PII blanked (loaders.common.privacy).
-    if suppression_maps(source, pending, raw.query):
+    if suppression_maps(source, pending, raw.rows):
         emit(f"  {source}: the erased people's PII is blanked before it lands")
     try:
         # raw's session stays open through extraction: on DuckDB it keeps the database open,

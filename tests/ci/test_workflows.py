@@ -85,7 +85,7 @@ def test_production_builds_and_publishes_its_artifacts_outside_target() -> None:
     workflow = load("production.yml")
     build = steps_text(workflow, "build")
     assert ".venv/bin/dbt build" in build
-    assert "cp target/manifest.json" in build and "prod-artifacts/" in build
+    assert "scripts/slim_ci.py publish --state prod-artifacts" in build
     uploads = [
         s for s in workflow["jobs"]["build"]["steps"] if "upload-artifact" in s.get("uses", "")
     ]

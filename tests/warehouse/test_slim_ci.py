@@ -27,6 +27,7 @@ PROJECT_PARTS = [
     "snapshots",
     "analyses",
     "tests/dbt",
+    "loaders",  # the dbt-duckdb plugin that sets the PII key (profiles.yml)
 ]
 CHANGED = "int_orders_classified"
 # Columns that differ between any two builds by design.
@@ -121,6 +122,13 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
         str(tmp_path / "prod-artifacts"),
     )
     manifest = json.loads((tmp_path / "prod-artifacts" / "manifest.json").read_text())
+    # Published without compiled SQL (on Snowflake it holds the PII key's pads).
+    built = json.loads((world.dbt.target_dir / "manifest.json").read_text())
+    assert any(n.get("compiled_code") for n in built["nodes"].values())
+    results = json.loads((tmp_path / "prod-artifacts" / "run_results.json").read_text())
+    assert not any(
+        n.get("compiled_code") for n in [*manifest["nodes"].values(), *results["results"]]
+    )
 
     change_one_model(project)
     pr_file = tmp_path / "pr.duckdb"
