@@ -179,6 +179,27 @@ def stage_bridge(cursor: object, command: str) -> bool:
     return False
 
 
+MASKING_RE = re.compile(
+    r"^\s*(create\s+masking\s+policy|alter\s+table\s+\S+\s+modify\s+column\s+\S+\s+set\s+masking\s+policy)",
+    re.IGNORECASE,
+)
+
+
+def recorded_masking(cursor: object, command: str, log: Path | None) -> bool:
+    """fakesnow has no masking policies. CREATE MASKING POLICY and ALTER TABLE ... SET MASKING
+    POLICY are recorded in the grants log, one line each, and answered as done; whether
+    Snowflake would accept and enforce them is not shown here. Returns whether it handled
+    `command`."""
+    if not MASKING_RE.match(command):
+        return False
+    if log is not None:
+        with log.open("a") as f:
+            f.write(" ".join(re.sub(r"/\*.*?\*/", " ", command, flags=re.S).split()) + "\n")
+    cursor._arrow_table = None  # type: ignore[attr-defined]
+    cursor._execute(sqlglot.parse_one("select 'Statement executed successfully.' as status"))  # type: ignore[attr-defined]
+    return True
+
+
 def bridge_fakesnow_gaps(grants_log: Path | None) -> None:
     from fakesnow import cursor
 
@@ -210,6 +231,8 @@ def bridge_fakesnow_gaps(grants_log: Path | None) -> None:
 
     def execute(self, command, params=None, *args, **kwargs):  # type: ignore[no-untyped-def]
         if isinstance(command, str) and stage_bridge(self, command):
+            return self
+        if isinstance(command, str) and recorded_masking(self, command, grants_log):
             return self
         if kwargs.get("num_statements") is not None and isinstance(command, str):
             statements = [

@@ -31,6 +31,8 @@ final as (
         email_events.email_event_id,
         email_events.event_type,
         email_events.recipient_email,
+        -- The marts' key for the recipient: no mart reads the address itself.
+        {{ hash_pii('email_events.recipient_email') }} as recipient_key,
         email_events.email_campaign_id,
         email_events.is_unsubscribe,
         email_events.occurred_at,

@@ -5,7 +5,7 @@ customers as (
 
     select
         customer_id,
-        email_normalized,
+        email_key,
         has_valid_email,
         country_code,
         is_marketing_opted_in,
@@ -45,10 +45,7 @@ final as (
 
     select
         cast(customers.customer_id as bigint) as customer_id,
-        cast(
-            case when customers.has_valid_email then {{ hash_pii('customers.email_normalized') }} end
-            as varchar
-        ) as email_key,
+        cast(customers.email_key as varchar) as email_key,
         cast(customers.country_code as varchar) as country_code,
         cast(coalesce(country_names.country_name, 'Unknown') as varchar) as country_name,
         cast(country_names.region as varchar) as region,

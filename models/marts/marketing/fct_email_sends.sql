@@ -28,7 +28,7 @@ changed_sends as (
 
     select distinct
         coalesce(events.email_campaign_id, -1) as send,
-        coalesce(events.recipient_email, '') as recipient,
+        coalesce(events.recipient_key, '') as recipient,
         true as is_changed
     from {{ ref('int_email_events_attributed_to_campaigns') }} as events
     cross join watermark
@@ -59,7 +59,7 @@ email_events as (
         events.email_campaign_id,
         events.marketing_email_id,
         events.campaign_id,
-        events.recipient_email,
+        events.recipient_key,
         events.event_type,
         events.is_unsubscribe,
         events.occurred_at,
@@ -68,7 +68,7 @@ email_events as (
     {%- if is_incremental() %}
     left join changed_sends
         on coalesce(events.email_campaign_id, -1) = changed_sends.send
-        and coalesce(events.recipient_email, '') = changed_sends.recipient
+        and coalesce(events.recipient_key, '') = changed_sends.recipient
     where changed_sends.is_changed
         or events.email_campaign_id in (
             select changed_email_sends.email_campaign_id from changed_email_sends
@@ -81,7 +81,7 @@ sends as (
 
     select
         email_campaign_id,
-        recipient_email,
+        recipient_key,
         max(marketing_email_id) as marketing_email_id,
         max(campaign_id) as campaign_id,
         -- Events from before the load window can leave a send without its SENT event.
@@ -101,19 +101,19 @@ sends as (
 final as (
 
     select
-        cast({{ surrogate_key(['email_campaign_id', hash_pii('recipient_email')]) }} as varchar) as email_send_id,
+        cast({{ surrogate_key(['email_campaign_id', 'recipient_key']) }} as varchar) as email_send_id,
         cast(email_campaign_id as bigint) as email_campaign_id,
         cast(marketing_email_id as varchar) as marketing_email_id,
         cast(campaign_id as varchar) as campaign_id,
-        cast({{ hash_pii('recipient_email') }} as varchar) as recipient_key,
+        cast(recipient_key as varchar) as recipient_key,
         cast(sent_at as timestamp) as sent_at,
         cast(sent_at as date) as sent_date,
         cast(sent_events as bigint) as sent_events,
         cast(delivered_events as bigint) as delivered_events,
         cast(bounce_events as bigint) as bounce_events,
         -- An open or click by an unknown recipient cannot be counted once per recipient.
-        cast(opened = 1 and recipient_email is not null as boolean) as is_opened,
-        cast(clicked = 1 and recipient_email is not null as boolean) as is_clicked,
+        cast(opened = 1 and recipient_key is not null as boolean) as is_opened,
+        cast(clicked = 1 and recipient_key is not null as boolean) as is_clicked,
         cast(unsubscribes as bigint) as unsubscribes,
         cast(events_loaded_at as timestamp) as events_loaded_at,
         {{ built_at() }} as _built_at
