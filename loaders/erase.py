@@ -1,6 +1,7 @@
 """Forget one person everywhere the project keeps data (the right to erasure).
 
     python -m loaders.erase --email ADDRESS [--customer-id N ...] [--dry-run]
+    echo ADDRESS | python -m loaders.erase --email - ...   # the address stays out of `ps`
 
 On the DuckDB warehouse (SHOPSPHERE_DUCKDB_PATH), in one transaction:
 - every table that holds declared PII (`meta: {pii: ...}` in the dbt YAML: raw, dlt's staging
@@ -328,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m loaders.erase", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--email", required=True, help="the person's email address")
+    parser.add_argument(
+        "--email",
+        required=True,
+        help="the person's email address; '-' reads it from stdin (out of the process list)",
+    )
     parser.add_argument(
         "--customer-id", type=int, action="append", default=[], help="their shop customer id"
     )
@@ -336,11 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would change; change nothing"
     )
     args = parser.parse_args(argv)
-    if "@" not in args.email:
-        print(f"erase: --email {args.email!r} is not an email address", file=sys.stderr)
+    email = sys.stdin.readline().strip() if args.email == "-" else args.email
+    if "@" not in email:
+        print("erase: --email is not an email address", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return erase(args.email, args.customer_id, args.dry_run)
+        return erase(email, args.customer_id, args.dry_run)
     except PiiKeyError as exc:
         print(f"erase: {exc}", file=sys.stderr)
         return EXIT_FAILED

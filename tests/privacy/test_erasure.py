@@ -140,18 +140,23 @@ def hits_in_files(folders: list[Path], traces: list[str]) -> list[str]:
     return found
 
 
-def erase(world: BuiltWorld, person: Person, *extra: str) -> subprocess.CompletedProcess[str]:
+def erase(
+    world: BuiltWorld, person: Person, *extra: str, stdin: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """The erasure as an operator types it: the address in another case, with spaces."""
+    email = f"  {person.email.upper()} "
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "loaders.erase",
             "--email",
-            f"  {person.email.upper()} ",
+            "-" if stdin else email,
             "--customer-id",
             str(person.customer_id),
             *extra,
         ],
+        input=email + "\n" if stdin else None,
         cwd=ROOT,
         env={**world.loader_env, "DBT_PROFILES_DIR": str(ROOT), **_dbt_paths(world)},
         capture_output=True,
@@ -201,7 +206,7 @@ def erasure(
         before = fingerprint(warehouse)
         dry_run = erase(world, person, "--dry-run")
         after_dry_run = fingerprint(warehouse)
-        first = _summary(erase(world, person))
+        first = _summary(erase(world, person, stdin=True))
         after_erase = fingerprint(warehouse)
         again = _summary(erase(world, person))
         after_again = fingerprint(warehouse)

@@ -12,13 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fixtures.dbt import ROOT
 
 MASKED = {"email", "name", "phone", "address"}
 READABLE_SCHEMAS = {"marts", "data_quality", "seeds"}
 
 
-def _manifest(tmp: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A target folder holding dbt's parse of the project (manifest and semantic manifest)."""
+    tmp = tmp_path_factory.mktemp("parsed")
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet", "--target-path", str(tmp)],
         cwd=ROOT,
@@ -29,6 +34,10 @@ def _manifest(tmp: Path) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+    return tmp
+
+
+def _manifest(tmp: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((tmp / "manifest.json").read_text())
     return manifest
 
@@ -54,8 +63,8 @@ def pii_read(manifest: dict[str, Any], node_id: str) -> list[str]:
     return found
 
 
-def test_marts_read_no_pii_column_and_hold_none(tmp_path: Path) -> None:
-    manifest = _manifest(tmp_path)
+def test_marts_read_no_pii_column_and_hold_none(parsed: Path) -> None:
+    manifest = _manifest(parsed)
     models = {i: n["schema"] for i, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     marts = [i for i, schema in models.items() if schema == "marts"]
     assert len(marts) >= 10
@@ -74,10 +83,10 @@ def test_marts_read_no_pii_column_and_hold_none(tmp_path: Path) -> None:
     assert pii_read(manifest, "model.shopsphere.dim_customers") != []
 
 
-def test_report_pages_and_the_semantic_layer_read_only_marts(tmp_path: Path) -> None:
-    manifest = _manifest(tmp_path)
+def test_report_pages_and_the_semantic_layer_read_only_marts(parsed: Path) -> None:
+    manifest = _manifest(parsed)
     schema = {n["name"]: n["schema"] for n in manifest["nodes"].values() if "schema" in n}
-    semantic = json.loads((tmp_path / "semantic_manifest.json").read_text())
+    semantic = json.loads((parsed / "semantic_manifest.json").read_text())
     relations = {m["node_relation"]["schema_name"] for m in semantic["semantic_models"]}
     assert relations == {"marts"}
     named = set()
