@@ -1,22 +1,24 @@
 """Forget one person everywhere the project keeps data (the right to erasure).
 
     python -m loaders.erase --email ADDRESS [--customer-id N ...] [--dry-run]
+                            [--destination duckdb|snowflake]
     echo ADDRESS | python -m loaders.erase --email - ...   # the address stays out of `ps`
 
-On the DuckDB warehouse (SHOPSPHERE_DUCKDB_PATH), in one transaction:
+On the warehouse (the DuckDB file in SHOPSPHERE_DUCKDB_PATH, or Snowflake with the dbt
+profile's SNOWFLAKE_* variables and DBT_TARGET), in one transaction:
 - every table that holds declared PII (`meta: {pii: ...}` in the dbt YAML: raw, dlt's staging
   datasets, staging, snapshots, marts) has the person's rows redacted: their PII columns and
   keyed hashes set to null. Rows stay, so counts and revenue do not move: their orders stay in
   every figure, attached to an anonymous customer;
-- the person's keyed hash and ids go into `privacy.erased_subjects`, which every later load
-  applies (loaders.common.privacy), while the source systems still hold them;
+- the person's keyed hash and ids go into `privacy.erased_subjects` (in raw's database), which
+  every later load applies (loaders.common.privacy), while the source systems still hold them;
 - the request goes into `privacy.erasure_requests`: request id, keyed hash, time, rows touched
   per table; never the clear-text address.
 
 Then dlt's local load packages and traces are deleted. A person's rows are found by their
 normalised email, by `--customer-id`, and by the shop customer and HubSpot contact ids that
 their email leads to. Running it again finds nothing more to change: it is idempotent.
-`--dry-run` prints what it would touch and changes nothing. Snowflake is not covered yet.
+`--dry-run` prints what it would touch and changes nothing.
 Exit codes: 0 done, 1 refused (the warehouse is missing, a load is pending), 2 bad arguments.
 """
 
@@ -29,12 +31,10 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from .common.errors import EXIT_FAILED, EXIT_OK
 from .common.locks import warehouse_lock
@@ -60,35 +60,32 @@ EXIT_USAGE = 2
 
 @dataclasses.dataclass(frozen=True)
 class Relation:
+    database: str
     schema: str
     name: str
     pii: TablePii
-
-    @property
-    def sql(self) -> str:
-        return f'"{self.schema}"."{self.name}"'
 
 
 def declared_relations() -> Iterator[Relation]:
     """Every table the project declares PII in: sources (and dlt's `<schema>_staging` copy),
     models and snapshots, as dbt's parse of the YAML names them. Views hold nothing."""
     from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
     os.environ.setdefault("DBT_PROFILES_DIR", str(ROOT))
     # dbt logs its process's command line, and this one holds the address: it is hidden from
     # dbt, which writes no log file here either.
     argv, sys.argv = sys.argv, [sys.argv[0]]
     try:
-        done = dbtRunner().invoke(
-            ["parse", "--quiet", "--log-level-file", "none", "--project-dir", str(ROOT)]
-        )
+        # A target folder of its own: the builds' partial-parse state stays theirs, and the
+        # next erasure parses only what changed.
+        target = Path(os.environ.get("DBT_TARGET_PATH") or ROOT / "target") / "erase"
+        args = ["parse", "--quiet", "--log-level-file", "none", "--project-dir", str(ROOT)]
+        done = dbtRunner().invoke([*args, "--target-path", str(target)])
     finally:
         sys.argv = argv
-    if not done.success:
+    if not done.success or not isinstance(done.result, Manifest):
         raise SystemExit(f"erase: dbt parse failed: {done.exception}")
-    from dbt.contracts.graph.manifest import Manifest
-
-    assert isinstance(done.result, Manifest)
     manifest = done.result.to_dict()
     for node in [*manifest["sources"].values(), *manifest["nodes"].values()]:
         config = node.get("config", {})
@@ -101,22 +98,125 @@ def declared_relations() -> Iterator[Relation]:
         if pii is None:
             continue
         name = node.get("identifier") or node.get("alias") or node["name"]
-        yield Relation(node["schema"], name, pii)
+        yield Relation(node["database"], node["schema"], name, pii)
         if node["resource_type"] == "source":
-            yield Relation(f"{node['schema']}_staging", name, pii)
+            yield Relation(node["database"], f"{node['schema']}_staging", name, pii)
 
 
-def _existing(con: duckdb.DuckDBPyConnection, relations: list[Relation]) -> list[Relation]:
-    tables: dict[tuple[str, str], dict[str, str]] = {}
-    for s, t, c, data_type in con.sql(
-        "select table_schema, table_name, column_name, data_type from information_schema.columns"
-        " join information_schema.tables using (table_catalog, table_schema, table_name)"
-        " where table_type = 'BASE TABLE'"
-    ).fetchall():
-        tables.setdefault((s.lower(), t.lower()), {})[c.lower()] = data_type
+class Warehouse:
+    """One session on the warehouse. SQL is written once, in what DuckDB and Snowflake share;
+    values are inlined as escaped literals (`lit`), so no driver's parameter style matters."""
+
+    privacy = SCHEMA  # where the suppression list and the audit live
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def run(self, sql: str) -> None:
+        self.rows(sql)
+
+    def table(self, r: Relation) -> str:
+        raise NotImplementedError
+
+    def column(self, name: str) -> str:
+        return name
+
+    def columns(self, relations: Sequence[Relation]) -> dict[tuple[str, str, str], dict[str, str]]:
+        """(database, schema, table) -> {column: data type}, lower case, of the base tables."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(Warehouse):
+    def __init__(self, path: str, read_only: bool) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(path, read_only=read_only, config=duckdb_settings())
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def run(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def table(self, r: Relation) -> str:
+        return f'"{r.schema}"."{r.name}"'  # the file is the database, whatever its name
+
+    def column(self, name: str) -> str:
+        return f'"{name}"'
+
+    def columns(self, relations: Sequence[Relation]) -> dict[tuple[str, str, str], dict[str, str]]:
+        out: dict[tuple[str, str, str], dict[str, str]] = {}
+        databases = {r.database.lower() for r in relations}
+        for s, t, c, data_type in self.rows(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns"
+            " join information_schema.tables using (table_catalog, table_schema, table_name)"
+            " where table_type = 'BASE TABLE'"
+        ):
+            for database in databases:  # one file: every relation's database is this one
+                out.setdefault((database, s.lower(), t.lower()), {})[c.lower()] = data_type
+        return out
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Snowflake, as the dbt profile's variables reach it. The role (SNOWFLAKE_ROLE) must be
+    able to update raw's and the analytics database's PII tables (README, Privacy)."""
+
+    def __init__(self, raw_database: str) -> None:
+        import snowflake.connector
+
+        env = os.environ
+        key = env.get("SNOWFLAKE_PRIVATE_KEY_PATH")
+        self.conn = snowflake.connector.connect(
+            account=env["SNOWFLAKE_ACCOUNT"],
+            user=env["SNOWFLAKE_USER"],
+            **({"private_key_file": key} if key else {"password": env["SNOWFLAKE_PASSWORD"]}),
+            role=env.get("SNOWFLAKE_ROLE"),
+            warehouse=env.get("SNOWFLAKE_WAREHOUSE"),
+            database=raw_database,
+        )
+        self.privacy = f"{raw_database}.{SCHEMA}"
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+
+    def table(self, r: Relation) -> str:
+        return f"{r.database}.{r.schema}.{r.name}"
+
+    def columns(self, relations: Sequence[Relation]) -> dict[tuple[str, str, str], dict[str, str]]:
+        out: dict[tuple[str, str, str], dict[str, str]] = {}
+        for database in sorted({r.database for r in relations}):
+            for s, t, c, data_type in self.rows(
+                "select c.table_schema, c.table_name, c.column_name, c.data_type"
+                f" from {database}.information_schema.columns c"
+                f" join {database}.information_schema.tables t"
+                " on c.table_schema = t.table_schema and c.table_name = t.table_name"
+                " where t.table_type = 'BASE TABLE'"
+            ):
+                key = (database.lower(), s.lower(), t.lower())
+                out.setdefault(key, {})[c.lower()] = data_type.upper()
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _existing(wh: Warehouse, relations: list[Relation]) -> list[Relation]:
+    tables = wh.columns(relations)
     out = []
     for r in relations:
-        columns = tables.get((r.schema.lower(), r.name.lower()))
+        columns = tables.get((r.database.lower(), r.schema.lower(), r.name.lower()))
         if columns is None:
             continue
         pii = TablePii(
@@ -127,112 +227,97 @@ def _existing(con: duckdb.DuckDBPyConnection, relations: list[Relation]) -> list
             },
             {k: c for k, c in r.pii.subject.items() if c in columns},
         )
-        out.append(Relation(r.schema, r.name, pii))
+        out.append(dataclasses.replace(r, pii=pii))
     return out
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _in(values: set[str]) -> str:
-    return "[" + ", ".join(_lit(v) for v in sorted(values)) + "]"
-
-
-def _belongs(r: Relation, erased: Suppressed, email: str, email_key: str) -> str:
+def _belongs(wh: Warehouse, r: Relation, erased: Suppressed, email: str, email_key: str) -> str:
     """SQL: the row holds the person's PII (as loaders.common.privacy.belongs, in SQL)."""
-    terms = [f'lower(trim("{c}")) = {_lit(email)}' for c in r.pii.emails]
-    terms += [
-        f'"{c}" = {_lit(email_key)}' for c, kind in r.pii.columns.items() if kind == "keyed_hash"
-    ]
+    q = wh.column
+    terms = [f"lower(trim({q(c)})) = {lit(email)}" for c in r.pii.emails]
+    terms += [f"{q(c)} = {lit(email_key)}" for c, k in r.pii.columns.items() if k == "keyed_hash"]
     for kind, column in r.pii.subject.items():
-        if kind == "contact_ids_json" and erased.ids["contact_id"]:
-            terms.append(
-                f'list_has_any(cast(from_json(cast("{column}" as json), \'["VARCHAR"]\')'
-                f" as varchar[]), {_in(erased.ids['contact_id'])})"
-            )
+        if kind == "contact_ids_json":  # a JSON list of id strings: '["3362", "17"]'
+            terms += [
+                f"cast({q(column)} as varchar) like {lit(f'%{json.dumps(i)}%')}"
+                for i in sorted(erased.ids["contact_id"])
+            ]
         elif erased.ids.get(kind):
-            terms.append(f'list_contains({_in(erased.ids[kind])}, cast("{column}" as varchar))')
-    return " or ".join(f"({t})" for t in terms) or "false"
+            ids = ", ".join(lit(i) for i in sorted(erased.ids[kind]))
+            terms.append(f"cast({q(column)} as varchar) in ({ids})")
+    return " or ".join(f"({t})" for t in terms) or "1 = 0"
 
 
-def _subject_ids(
-    con: duckdb.DuckDBPyConnection, relations: list[Relation], email: str, erased: Suppressed
-) -> None:
+def _not_redacted(wh: Warehouse, r: Relation) -> str:
+    q = wh.column
+    return " or ".join(
+        f"{q(c)}" if kind == "false" else f"{q(c)} is not null" for c, kind in r.pii.columns.items()
+    )
+
+
+def _pii_set_clause(wh: Warehouse, r: Relation) -> str:
+    return ", ".join(
+        f"{wh.column(c)} = " + ("false" if kind == "false" else "null")
+        for c, kind in r.pii.columns.items()
+    )
+
+
+def _subject_ids(wh: Warehouse, relations: list[Relation], email: str, erased: Suppressed) -> None:
     """Adds to `erased` the ids their email leads to, in every table that keys a person."""
     for r in relations:
         for kind, column in r.pii.subject.items():
             if kind not in erased.ids or not r.pii.emails:
                 continue
-            match = " or ".join(f'lower(trim("{c}")) = ?' for c in r.pii.emails)
-            rows = con.execute(
-                f'select distinct cast("{column}" as varchar) from {r.sql} where {match}',
-                [email] * len(r.pii.emails),
-            ).fetchall()
+            match = " or ".join(f"lower(trim({wh.column(c)})) = {lit(email)}" for c in r.pii.emails)
+            rows = wh.rows(
+                f"select distinct cast({wh.column(column)} as varchar) from {wh.table(r)}"
+                f" where {match}"
+            )
             erased.ids[kind].update(v for (v,) in rows if v is not None)
 
 
-def _not_redacted(r: Relation) -> str:
-    return " or ".join(
-        f'"{c}"' if kind == "false" else f'"{c}" is not null' for c, kind in r.pii.columns.items()
-    )
-
-
-def _recorded_ids(con: duckdb.DuckDBPyConnection, erased_key: str) -> Suppressed:
+def _recorded_ids(wh: Warehouse, erased_key: str) -> Suppressed:
     """The ids an earlier request for this person recorded: a source that has blanked their
     email since still leads to their rows."""
     out = Suppressed()
-    if not read_suppressed(lambda sql: con.sql(sql).fetchall()):
+    if not read_suppressed(wh.rows):
         return out
     for kind in ID_KINDS:
-        rows = con.execute(
-            f"select distinct {kind} from {SCHEMA}.{SUBJECTS}"
-            f" where subject_hash = ? and {kind} is not null",
-            [erased_key],
-        ).fetchall()
-        out.ids[kind].update(v for (v,) in rows)
+        rows = wh.rows(
+            f"select distinct {kind} from {wh.privacy}.{SUBJECTS}"
+            f" where subject_hash = {lit(erased_key)} and {kind} is not null"
+        )
+        out.ids[kind].update(str(v) for (v,) in rows)
     return out
 
 
-def _pii_set_clause(r: Relation) -> str:
-    return ", ".join(
-        f'"{c}" = ' + ("false" if kind == "false" else "null") for c, kind in r.pii.columns.items()
-    )
-
-
 def _record(
-    con: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     request_id: str,
     erased_key: str,
     erased: Suppressed,
     touched: dict[str, int],
     at: datetime,
 ) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(
-        f"create table if not exists {SCHEMA}.{SUBJECTS} (request_id varchar, subject_hash"
+    wh.run(f"create schema if not exists {wh.privacy}")
+    wh.run(
+        f"create table if not exists {wh.privacy}.{SUBJECTS} (request_id varchar, subject_hash"
         " varchar, customer_id varchar, contact_id varchar, erased_at timestamp)"
     )
-    con.execute(
-        f"create table if not exists {SCHEMA}.{REQUESTS} (request_id varchar, subject_hash"
+    wh.run(
+        f"create table if not exists {wh.privacy}.{REQUESTS} (request_id varchar, subject_hash"
         " varchar, requested_at timestamp, relation varchar, rows_touched bigint)"
     )
-    rows: list[tuple[Any, ...]] = [(request_id, erased_key, None, None, at)]
-    for kind in ("customer_id", "contact_id"):
-        for value in sorted(erased.ids[kind]):
-            rows.append(
-                (
-                    request_id,
-                    erased_key,
-                    *((value, None) if kind == "customer_id" else (None, value)),
-                    at,
-                )
-            )
-    con.executemany(f"insert into {SCHEMA}.{SUBJECTS} values (?, ?, ?, ?, ?)", rows)
-    con.executemany(
-        f"insert into {SCHEMA}.{REQUESTS} values (?, ?, ?, ?, ?)",
-        [(request_id, erased_key, at, name, n) for name, n in sorted(touched.items())]
-        or [(request_id, erased_key, at, None, 0)],
+    when = f"cast({lit(at.strftime('%Y-%m-%d %H:%M:%S.%f'))} as timestamp)"
+    head = f"{lit(request_id)}, {lit(erased_key)}"
+    subjects = [f"({head}, null, null, {when})"]
+    subjects += [f"({head}, {lit(i)}, null, {when})" for i in sorted(erased.ids["customer_id"])]
+    subjects += [f"({head}, null, {lit(i)}, {when})" for i in sorted(erased.ids["contact_id"])]
+    wh.run(f"insert into {wh.privacy}.{SUBJECTS} values {', '.join(subjects)}")
+    requests = [f"({head}, {when}, {lit(t)}, {n})" for t, n in sorted(touched.items())]
+    wh.run(
+        f"insert into {wh.privacy}.{REQUESTS} values "
+        + (", ".join(requests) or f"({head}, {when}, null, 0)")
     )
 
 
@@ -246,26 +331,27 @@ def _pending_packages(root: Path) -> list[str]:
     )
 
 
-def forget_local_packages(root: Path) -> list[str]:
-    """Deletes dlt's completed load packages and run traces under the pipelines' folder."""
-    gone = []
-    for path in [*root.glob("*/load/loaded/*"), *root.glob("*/trace.pickle")]:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        gone.append(str(path.relative_to(root)))
-    return gone
+def local_packages(root: Path) -> list[Path]:
+    """dlt's completed load packages and run traces under the pipelines' folder."""
+    return sorted([*root.glob("*/load/loaded/*"), *root.glob("*/trace.pickle")])
 
 
-def erase(email: str, customer_ids: list[int], dry_run: bool) -> int:
+def _open(destination: str, dry_run: bool, relations: list[Relation]) -> Warehouse:
+    if destination == "snowflake":
+        raw = os.environ.get("SHOPSPHERE_RAW_DATABASE") or next(
+            r.database for r in relations if r.schema.startswith("raw_")
+        )
+        return SnowflakeWarehouse(raw)
+    return DuckDBWarehouse(duckdb_path(), read_only=dry_run)
+
+
+def erase(email: str, customer_ids: list[int], dry_run: bool, destination: str = "duckdb") -> int:
     key = key_from_env()
     email = normalised(email)
     email_key = keyed_hash(email, key)  # as the marts hold it: only in memory
     erased_key = subject_hash(email, key)  # as the suppression list and the audit hold it
-    warehouse = duckdb_path()
-    if not Path(warehouse).exists():
-        print(f"erase: no warehouse at {warehouse} (SHOPSPHERE_DUCKDB_PATH)", file=sys.stderr)
+    if destination == "duckdb" and not Path(duckdb_path()).exists():
+        print(f"erase: no warehouse at {duckdb_path()} (SHOPSPHERE_DUCKDB_PATH)", file=sys.stderr)
         return EXIT_FAILED
     pipelines = Path(pipelines_dir())
     pending = _pending_packages(pipelines)
@@ -279,35 +365,34 @@ def erase(email: str, customer_ids: list[int], dry_run: bool) -> int:
     relations = list(declared_relations())
     request_id = str(uuid.uuid4())
     touched: dict[str, int] = {}
-    with warehouse_lock("duckdb", "erase"):
-        con = duckdb.connect(warehouse, read_only=dry_run, config=duckdb_settings())
+    with warehouse_lock(destination, "erase"):
+        wh = _open(destination, dry_run, relations)
         try:
-            present = _existing(con, relations)
-            previous = _recorded_ids(con, erased_key)
+            present = _existing(wh, relations)
+            previous = _recorded_ids(wh, erased_key)
             previous.ids["customer_id"].update(str(c) for c in customer_ids)
-            _subject_ids(con, present, email, previous)
-            con.execute("begin transaction")
+            _subject_ids(wh, present, email, previous)
+            if not dry_run:
+                wh.run("begin transaction")
             for r in present:
                 # Rows already redacted are left alone: a second run touches nothing.
-                where = f"({_belongs(r, previous, email, email_key)}) and ({_not_redacted(r)})"
-                (n,) = con.sql(f"select count(*) from {r.sql} where {where}").fetchone() or (0,)
+                where = (
+                    f"({_belongs(wh, r, previous, email, email_key)}) and ({_not_redacted(wh, r)})"
+                )
+                ((n,),) = wh.rows(f"select count(*) from {wh.table(r)} where {where}")
                 if n:
-                    touched[f"{r.schema}.{r.name}"] = n
+                    touched[f"{r.schema}.{r.name}".lower()] = n
                     if not dry_run:
-                        con.execute(f"update {r.sql} set {_pii_set_clause(r)} where {where}")
+                        wh.run(f"update {wh.table(r)} set {_pii_set_clause(wh, r)} where {where}")
             if not dry_run:
-                _record(con, request_id, erased_key, previous, touched, datetime.now(UTC))
-            con.execute("commit" if not dry_run else "rollback")
+                _record(wh, request_id, erased_key, previous, touched, datetime.now(UTC))
+                wh.run("commit")
         finally:
-            con.close()
-    files = (
-        sorted(
-            str(p.relative_to(pipelines))
-            for p in [*pipelines.glob("*/load/loaded/*"), *pipelines.glob("*/trace.pickle")]
-        )
-        if dry_run
-        else forget_local_packages(pipelines)
-    )
+            wh.close()
+    files = local_packages(pipelines)
+    if not dry_run:
+        for path in files:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     verb = "would redact" if dry_run else "redacted"
     print(
         json.dumps(
@@ -340,13 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would change; change nothing"
     )
+    parser.add_argument("--destination", choices=["duckdb", "snowflake"], default="duckdb")
     args = parser.parse_args(argv)
     email = sys.stdin.readline().strip() if args.email == "-" else args.email
     if "@" not in email:
         print("erase: --email is not an email address", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return erase(email, args.customer_id, args.dry_run)
+        return erase(email, args.customer_id, args.dry_run, args.destination)
     except PiiKeyError as exc:
         print(f"erase: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -308,6 +308,11 @@ def main() -> int:
         help="run the loaders (python -m loaders.run ARGS) instead of dbt, into Snowflake",
     )
     parser.add_argument(
+        "--erase",
+        action="store_true",
+        help="run python -m loaders.erase ARGS instead of dbt, on Snowflake",
+    )
+    parser.add_argument(
         "--sql",
         nargs=2,
         metavar=("QUERIES", "RESULTS"),
@@ -344,6 +349,13 @@ def main() -> int:
             from loaders.run import main as load
 
             return load(dbt_args)
+        if args.erase:
+            from loaders.erase import main as erase
+
+            # Snowflake sees every database; the emulator only those a session has named.
+            with snowflake.connector.connect(database="ANALYTICS") as conn:
+                conn.cursor().execute("select 1")
+            return erase(dbt_args)
         result = dbtRunner().invoke(dbt_args)
     if result.exception is not None:
         print(f"dbt failed: {result.exception}", file=sys.stderr)

@@ -413,3 +413,82 @@ def test_the_sql_metricflow_writes_for_snowflake_runs_there_with_the_duckdb_answ
                 key=str,
             )
             assert actual == expected, name
+
+
+def _hits(db_file: Path, needles: list[str]) -> dict[str, int]:
+    """Rows holding any needle, per table of one emulated database (every column as text)."""
+    found = {}
+    with duckdb.connect(str(db_file), read_only=True) as con:
+        tables = con.sql(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_type = 'BASE TABLE' and table_schema not like '\\_fs%' escape '\\'"
+            " order by all"
+        ).fetchall()
+        for schema, table in tables:
+            condition = " or ".join("contains(lower(cast(r as varchar)), ?)" for _ in needles)
+            (n,) = con.execute(
+                f'select count(*) from "{schema}"."{table}" r where {condition}', needles
+            ).fetchone() or (0,)
+            if n:
+                found[f"{schema}.{table}".lower()] = n
+    return found
+
+
+def test_a_person_is_erased_on_snowflake_too(snowflake: SnowflakeBuild) -> None:
+    """Last in this module: it changes the emulated warehouse. loaders.erase on Snowflake
+    redacts the person in RAW and ANALYTICS and records the request in RAW.privacy."""
+    with duckdb.connect(str(snowflake.db_path / "RAW.db"), read_only=True) as con:
+        row = con.sql(
+            "select c.customer_id, lower(trim(c.email)), c.phone"
+            " from raw_shop.customers c join raw_hubspot.contacts h"
+            "   on lower(trim(h.email)) = lower(trim(c.email))"
+            " where c.phone is not null and c.deleted_at is null"
+            "   and exists (select 1 from raw_hubspot.email_events e"
+            "               where lower(trim(e.recipient)) = lower(trim(c.email)))"
+            " order by 1 limit 1"
+        ).fetchone()
+    assert row, "no customer who is a contact with email events"
+    customer_id, email, phone = row
+    needles = [email, phone.lower()]
+    before = {db: _hits(snowflake.db_path / f"{db}.db", needles) for db in ("RAW", "ANALYTICS")}
+    assert (
+        "raw_shop.customers" in before["RAW"]
+        and "staging.stg_shop__customers" in before["ANALYTICS"]
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            str(snowflake.db_path),
+            "--erase",
+            "--",
+            "--email",
+            email,
+            "--customer-id",
+            str(customer_id),
+            "--destination",
+            "snowflake",
+        ],
+        cwd=ROOT,
+        env={
+            **snowflake.env,
+            "DBT_TARGET": "prod",
+            "SHOPSPHERE_RAW_DATABASE": "RAW",
+            "SHOPSPHERE_PIPELINES_DIR": str(snowflake.db_path.parent / "dlt"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    summary = json.loads(done.stdout[done.stdout.index("{") :])
+    assert summary["customer_ids"] == [str(customer_id)]
+    assert {"raw_shop.customers", "raw_hubspot.contacts", "staging.stg_shop__customers"} <= set(
+        summary["rows redacted"]
+    )
+    after = {db: _hits(snowflake.db_path / f"{db}.db", needles) for db in ("RAW", "ANALYTICS")}
+    assert after == {"RAW": {}, "ANALYTICS": {}}
+    with duckdb.connect(str(snowflake.db_path / "RAW.db"), read_only=True) as con:
+        recorded = con.sql("select count(*) from privacy.erasure_requests").fetchone()
+    assert recorded and recorded[0] == len(summary["rows redacted"])
