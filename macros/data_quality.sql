@@ -1,87 +1,244 @@
 {#
-    Value-domain rules: what a source holds outside the domains seen so far (an enumerated value,
-    a range, a pattern, a cross-column sanity check). Production data does this (a new warehouse,
-    a new SKU scheme, oversold stock): these are facts to flag and count, never reasons to stop
-    publishing. Each rule is declared once here; dq_issues quarantines its failing rows with the
-    reason, dq_rule_results reports its rate against the tolerance in seed dq_rules, and the
-    `dq_rule` test on the column warns. The data flows on to the marts under its own value.
+    The data-quality rules, each declared once, here. A rule reads one staging model (a row of it
+    is `checked_row` in subqueries) and says:
+      - name, and the SPEC §2 defect it detects (description);
+      - action: what the marts do with a failing record (corrected, excluded, flagged);
+      - severity of its rate test (warn unless said) and tolerance (the failure rate allowed);
+      - model and key: the staging model and its primary key; the source and table follow from
+        the model's name (stg_<source>__<table>);
+      - checked: the rows it looks at, its denominator (every row unless said);
+      - failing: the predicate a checked row breaks, and reason: an expression saying why.
+    A rule spanning several models lists them in `checks` instead (see uncastable_checks).
 
-    A rule: name (a row of seed dq_rules), model (a staging model with `_load_id`), key (its
-    primary key), failing (a predicate on the model's columns), reason (an expression).
+    Everything else is generated from this list: the model dq_rules (the rules as a table),
+    dq_issues (the quarantine, macro dq_issue_rows) and dq_rule_results (the rates, macro
+    dq_checked_rows). The marts never read a rule's predicate: they carry their own flags, and
+    the quarantine shows which records the flags touch.
 #}
-{% macro dq_value_rules() %}
+{% macro dq_rules() %}
     {%- set text = dbt.type_string() -%}
     {{ return([
-        {'name': 'unknown_order_status', 'model': 'stg_shop__orders', 'key': 'order_id',
+        {'name': 'duplicate_customer_email', 'action': 'flagged', 'tolerance': 0.03,
+         'description': "Another account has the same email after lowercasing and trimming; both kept, flagged in dim_customers.has_duplicate_email",
+         'model': 'stg_shop__customers', 'key': 'customer_id',
+         'checked': 'has_valid_email and not is_deleted',
+         'failing': "exists (select 1 from " ~ ref('stg_shop__customers') ~ " as earlier
+            where earlier.email_normalized = checked_row.email_normalized
+              and earlier.has_valid_email and not earlier.is_deleted
+              and earlier.customer_id < checked_row.customer_id)",
+         'reason': "'a second account with the same normalised email'"},
+        {'name': 'invalid_customer_email', 'action': 'excluded', 'tolerance': 0.03,
+         'description': "The email is not a plausible address; the customer takes no part in identity resolution and has no email_key",
+         'model': 'stg_shop__customers', 'key': 'customer_id',
+         'checked': 'email is not null and not is_deleted',
+         'failing': 'not has_valid_email',
+         'reason': "'not a plausible address'"},
+        {'name': 'missing_country', 'action': 'flagged', 'tolerance': 0.05,
+         'description': "No country_code; reported as country Unknown",
+         'model': 'stg_shop__customers', 'key': 'customer_id',
+         'checked': 'not is_deleted',
+         'failing': 'country_code is null',
+         'reason': "'country_code is null'"},
+        {'name': 'future_placed_at', 'action': 'excluded', 'tolerance': 0.01,
+         'description': "placed_at is later than the build (the shop's clock bug); excluded from valid orders until its time comes",
+         'model': 'stg_shop__orders', 'key': 'order_id',
+         'failing': 'placed_at > ' ~ run_timestamp(),
+         'reason': "'placed_at is after the build'"},
+        {'name': 'total_mismatch', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "total_amount does not equal subtotal - discount + shipping + tax; net revenue does not use it",
+         'model': 'stg_shop__orders', 'key': 'order_id',
+         'failing': 'has_total_mismatch',
+         'reason': "'total is off by ' || cast(total_amount - (subtotal - discount_amount + shipping_amount + tax_amount) as " ~ text ~ ")"},
+        {'name': 'nonpositive_quantity', 'action': 'excluded', 'tolerance': 0.01,
+         'description': "Quantity of zero or less; the line carries no amount and no units",
+         'model': 'stg_shop__order_items', 'key': 'order_item_id',
+         'failing': 'not has_positive_quantity',
+         'reason': "'quantity ' || cast(quantity as " ~ text ~ ")"},
+        {'name': 'orphan_product', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "product_id is not in the catalog; kept, flagged is_orphan_product",
+         'model': 'stg_shop__order_items', 'key': 'order_item_id',
+         'failing': "exists (select 1 from " ~ ref('int_order_items_joined_to_products') ~ " as line
+            where line.order_item_id = checked_row.order_item_id and line.is_orphan_product)",
+         'reason': "'product ' || cast(product_id as " ~ text ~ ") || ' is not in the catalog'"},
+        {'name': 'missing_processed_at', 'action': 'corrected', 'tolerance': 0.02,
+         'description': "A processed payment without processing time: the legacy zero date, turned into NULL by the loader",
+         'model': 'stg_shop__payments', 'key': 'payment_id',
+         'failing': 'is_missing_processed_at',
+         'reason': "'processed payment without processed_at (legacy zero date)'"},
+        {'name': 'missing_category', 'action': 'corrected', 'tolerance': 0.02,
+         'description': "No category; reported as Uncategorized",
+         'model': 'stg_catalog__products', 'key': 'product_id',
+         'failing': 'category_id is null',
+         'reason': "'category_id is null'"},
+        {'name': 'contact_without_email', 'action': 'excluded', 'tolerance': 0.05,
+         'description': "A live contact without email; it cannot be matched to a customer",
+         'model': 'stg_hubspot__contacts', 'key': 'contact_id',
+         'checked': 'not is_archived',
+         'failing': 'email is null',
+         'reason': "'no email'"},
+        {'name': 'invalid_contact_email', 'action': 'excluded', 'tolerance': 0.05,
+         'description': "A live contact whose email is not a plausible address; it cannot be matched",
+         'model': 'stg_hubspot__contacts', 'key': 'contact_id',
+         'checked': 'email is not null and not is_archived',
+         'failing': 'not has_valid_email',
+         'reason': "'not a plausible address'"},
+        {'name': 'duplicate_contact_email', 'action': 'excluded', 'tolerance': 0.05,
+         'description': "A live contact sharing its email with a more recently modified one, which represents the person",
+         'model': 'stg_hubspot__contacts', 'key': 'contact_id',
+         'checked': 'has_valid_email and not is_archived',
+         'failing': "not exists (select 1 from " ~ ref('int_contacts_deduplicated') ~ " as kept
+            where kept.contact_id = checked_row.contact_id)",
+         'reason': "'another live contact with this email was modified more recently'"},
+        {'name': 'event_without_campaign', 'action': 'excluded', 'tolerance': 0.01,
+         'description': "An email event whose send belongs to no known marketing email (or a portal that does not serve marketing emails); left out of campaign figures, which stay right",
+         'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
+         'failing': "exists (select 1 from " ~ ref('int_email_events_attributed_to_campaigns') ~ " as attributed
+            where attributed.email_event_id = checked_row.email_event_id and attributed.campaign_id is null)",
+         'reason': "'send ' || cast(email_campaign_id as " ~ text ~ ") || ' belongs to no marketing email'"},
+        {'name': 'unknown_order_status', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A status the seed order_statuses does not know; the order keeps it and is not revenue until the seed says it is",
+         'model': 'stg_shop__orders', 'key': 'order_id',
          'failing': "order_status not in (select order_status from " ~ ref('order_statuses') ~ ")",
          'reason': "'status ' || coalesce(order_status, 'null')"},
-        {'name': 'unknown_channel', 'model': 'stg_shop__orders', 'key': 'order_id',
+        {'name': 'unknown_channel', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A channel outside the known ones; kept under its own value in the marts",
+         'model': 'stg_shop__orders', 'key': 'order_id',
          'failing': outside_domain('channel', 'channel'),
          'reason': "'channel ' || coalesce(channel, 'null')"},
-        {'name': 'invalid_order_amounts', 'model': 'stg_shop__orders', 'key': 'order_id',
+        {'name': 'invalid_order_amounts', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A negative subtotal or discount, or a discount above the subtotal; the amounts are kept as the shop holds them",
+         'model': 'stg_shop__orders', 'key': 'order_id',
          'failing': 'subtotal < 0 or discount_amount < 0 or discount_amount > subtotal',
          'reason': "'subtotal ' || cast(subtotal as " ~ text ~ ") || ', discount ' || cast(discount_amount as " ~ text ~ ")"},
-        {'name': 'negative_unit_price', 'model': 'stg_shop__order_items', 'key': 'order_item_id',
+        {'name': 'negative_unit_price', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A line with a negative unit price; kept as the shop holds it",
+         'model': 'stg_shop__order_items', 'key': 'order_item_id',
          'failing': 'unit_price < 0',
          'reason': "'unit price ' || cast(unit_price as " ~ text ~ ")"},
-        {'name': 'unknown_payment_value', 'model': 'stg_shop__payments', 'key': 'payment_id',
+        {'name': 'unknown_payment_value', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A payment method or status outside the known ones; kept under its own value",
+         'model': 'stg_shop__payments', 'key': 'payment_id',
          'failing': outside_domain('payment_method', 'payment_method') ~ ' or ' ~ outside_domain('payment_status', 'payment_status'),
          'reason': "'method ' || coalesce(payment_method, 'null') || ', status ' || coalesce(payment_status, 'null')"},
-        {'name': 'customer_created_in_future', 'model': 'stg_shop__customers', 'key': 'customer_id',
+        {'name': 'customer_created_in_future', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "An account whose created_at is after the build (clock skew); kept as is",
+         'model': 'stg_shop__customers', 'key': 'customer_id',
          'failing': 'created_at > ' ~ run_timestamp(),
          'reason': "'created ' || cast(created_at as " ~ text ~ ")"},
-        {'name': 'unexpected_sku_format', 'model': 'stg_catalog__products', 'key': 'product_id',
+        {'name': 'unexpected_sku_format', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A SKU outside the SKU-0000000 scheme (a new scheme, an import); kept as is",
+         'model': 'stg_catalog__products', 'key': 'product_id',
          'failing': 'not ' ~ regex_matches('sku', '^SKU-[0-9]{7}$'),
          'reason': "'sku ' || coalesce(sku, 'null')"},
-        {'name': 'negative_price', 'model': 'stg_catalog__products', 'key': 'product_id',
+        {'name': 'negative_price', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A negative list or cost price; kept as the catalog holds it",
+         'model': 'stg_catalog__products', 'key': 'product_id',
          'failing': 'list_price < 0 or cost_price < 0',
          'reason': "'list ' || cast(list_price as " ~ text ~ ") || ', cost ' || cast(cost_price as " ~ text ~ ")"},
-        {'name': 'unknown_warehouse_code', 'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
+        {'name': 'unknown_warehouse_code', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "Stock in a warehouse the domain list does not know (a new site); counted in stock under its own code",
+         'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
          'failing': outside_domain('warehouse_code', 'warehouse_code'),
          'reason': "'warehouse ' || coalesce(warehouse_code, 'null')"},
-        {'name': 'negative_stock', 'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
+        {'name': 'negative_stock', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "Negative stock on hand (oversold); counted as the catalog holds it, so the product is out of stock",
+         'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
          'failing': 'quantity_on_hand < 0',
          'reason': "'on hand ' || cast(quantity_on_hand as " ~ text ~ ")"},
-        {'name': 'reserved_above_on_hand', 'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
+        {'name': 'reserved_above_on_hand', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "Reserved stock below zero or above stock on hand (oversold); available stock goes negative",
+         'model': 'stg_catalog__inventory_levels', 'key': 'inventory_level_id',
          'failing': 'quantity_reserved < 0 or quantity_reserved > quantity_on_hand',
          'reason': "'reserved ' || cast(quantity_reserved as " ~ text ~ ") || ' of ' || cast(quantity_on_hand as " ~ text ~ ")"},
-        {'name': 'unknown_lifecycle_stage', 'model': 'stg_hubspot__contacts', 'key': 'contact_id',
+        {'name': 'unknown_lifecycle_stage', 'action': 'flagged', 'tolerance': 0.05,
+         'description': "A lifecycle stage outside HubSpot's defaults (a portal's own stage); kept under its own value",
+         'model': 'stg_hubspot__contacts', 'key': 'contact_id',
          'failing': outside_domain('lifecycle_stage', 'lifecycle_stage'),
          'reason': "'lifecycle stage ' || lifecycle_stage"},
-        {'name': 'unknown_deal_stage', 'model': 'stg_hubspot__deals', 'key': 'deal_id',
+        {'name': 'unknown_deal_stage', 'action': 'flagged', 'tolerance': 0.05,
+         'description': "A deal stage outside the default pipeline's (a portal's own pipeline); kept under its own value",
+         'model': 'stg_hubspot__deals', 'key': 'deal_id',
          'failing': outside_domain('deal_stage', 'deal_stage'),
          'reason': "'deal stage ' || deal_stage"},
-        {'name': 'negative_deal_amount', 'model': 'stg_hubspot__deals', 'key': 'deal_id',
+        {'name': 'negative_deal_amount', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "A deal with a negative amount; kept as HubSpot holds it",
+         'model': 'stg_hubspot__deals', 'key': 'deal_id',
          'failing': 'amount < 0',
          'reason': "'amount ' || cast(amount as " ~ text ~ ")"},
-        {'name': 'invalid_campaign_plan', 'model': 'stg_hubspot__campaigns', 'key': 'campaign_id',
+        {'name': 'invalid_campaign_plan', 'action': 'flagged', 'tolerance': 0.05,
+         'description': "A campaign that ends before it starts or has a negative budget; kept, its return on budget is not trusted",
+         'model': 'stg_hubspot__campaigns', 'key': 'campaign_id',
          'failing': 'started_on > ended_on or budget_amount < 0',
          'reason': "'from ' || coalesce(cast(started_on as " ~ text ~ "), '?') || ' to ' || coalesce(cast(ended_on as " ~ text ~ "), '?') || ', budget ' || coalesce(cast(budget_amount as " ~ text ~ "), '?')"},
-        {'name': 'unknown_email_event_type', 'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
+        {'name': 'unknown_email_event_type', 'action': 'flagged', 'tolerance': 0.01,
+         'description': "An email event type outside HubSpot's documented ones; kept, counted in no funnel step",
+         'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
          'failing': outside_domain('event_type', 'email_event_type'),
          'reason': "'event type ' || event_type"},
-        {'name': 'invalid_event_recipient', 'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
+        {'name': 'invalid_event_recipient', 'action': 'flagged', 'tolerance': 0.05,
+         'description': "An email event whose recipient is not a plausible address; the event still counts for its campaign",
+         'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
          'failing': 'recipient_email is not null and not ' ~ is_valid_email('recipient_email'),
          'reason': "'recipient is not a plausible address'"},
-    ] + uncastable_rules('uncastable_shop_value', ['stg_shop__orders', 'stg_shop__order_items', 'stg_shop__payments'])
-      + uncastable_rules('uncastable_catalog_value', ['stg_catalog__products', 'stg_catalog__inventory_levels'])
-    ) }}
+        {'name': 'uncastable_shop_value', 'action': 'flagged', 'tolerance': 0.001,
+         'description': "A value raw holds that does not cast to the type staging promises (after a type drift in the shop); it reads as NULL",
+         'checks': uncastable_checks({'stg_shop__orders': 'order_id', 'stg_shop__order_items': 'order_item_id', 'stg_shop__payments': 'payment_id'})},
+        {'name': 'uncastable_catalog_value', 'action': 'flagged', 'tolerance': 0.001,
+         'description': "A value raw holds that does not cast to the type staging promises (after a type drift in the catalog); it reads as NULL",
+         'checks': uncastable_checks({'stg_catalog__products': 'product_id', 'stg_catalog__inventory_levels': 'inventory_level_id'})},
+    ]) }}
 {% endmacro %}
 
 
-{# One rule over several staging models: rows with a value raw holds that did not cast (see `typed`). #}
-{% macro uncastable_rules(name, models) %}
-    {%- set rules = [] -%}
-    {%- for model in models -%}
-        {%- set entity = model.split('__')[1] -%}
-        {%- do rules.append({
-            'name': name, 'model': model,
-            'key': 'inventory_level_id' if entity == 'inventory_levels' else entity[:-1] ~ '_id',
+{# The checks of a rule over several staging models: rows with a value raw holds that did not cast (see `typed`). #}
+{% macro uncastable_checks(keys) %}
+    {%- set checks = [] -%}
+    {%- for model, key in keys.items() -%}
+        {%- set table = model.split('__')[1] -%}
+        {%- do checks.append({
+            'model': model, 'key': key,
             'failing': '_uncastable_columns is not null',
-            'reason': "'" ~ entity ~ ": ' || _uncastable_columns || ' did not cast'"}) -%}
+            'reason': "'" ~ table ~ ": ' || _uncastable_columns || ' did not cast'"}) -%}
     {%- endfor -%}
-    {{ return(rules) }}
+    {{ return(checks) }}
 {% endmacro %}
+
+
+{# Every check of every rule, each with its rule's name, its denominator (`true` unless declared) and its source table. #}
+{% macro dq_checks() %}
+    {%- set checks = [] -%}
+    {%- for rule in dq_rules() -%}
+        {%- for check in rule.get('checks', [rule]) -%}
+            {%- set source, table = check.model.split('__') -%}
+            {%- do checks.append({
+                'rule': rule.name, 'model': check.model, 'key': check.key,
+                'source': source[4:], 'table': table,
+                'checked': check.get('checked', 'true'),
+                'failing': check.failing, 'reason': check.reason}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(checks) }}
+{% endmacro %}
+
+
+{# The rules as rows, for the model dq_rules: name, source, table(s), action, severity, tolerance, description. #}
+{% macro dq_rule_rows() -%}
+    {%- set text = dbt.type_string() -%}
+    {%- set checks = dq_checks() -%}
+    {%- for rule in dq_rules() %}
+    {%- set tables = checks | selectattr('rule', 'equalto', rule.name) | map(attribute='table') | list %}
+    {%- set sources = checks | selectattr('rule', 'equalto', rule.name) | map(attribute='source') | unique | list %}
+    {% if not loop.first %}union all{% endif %}
+    select
+        cast('{{ rule.name }}' as {{ text }}) as rule_name,
+        cast('{{ sources | join(", ") }}' as {{ text }}) as source_name,
+        cast('{{ tables | join(", ") }}' as {{ text }}) as table_name,
+        cast('{{ rule.action }}' as {{ text }}) as action,
+        cast('{{ rule.get("severity", "warn") }}' as {{ text }}) as severity,
+        cast({{ rule.tolerance }} as decimal(9, 4)) as max_failure_rate,
+        cast('{{ rule.description | replace("'", "''") }}' as {{ text }}) as description
+    {%- endfor %}
+{%- endmacro %}
 
 
 {# True when a non-null value is not among the seed domain_values of its domain. #}
@@ -93,29 +250,29 @@
 {%- endmacro %}
 
 
-{# The issue rows of the value-domain rules, for dq_issues: one select per rule. #}
-{% macro dq_value_rule_issues() -%}
-    {%- for rule in dq_value_rules() %}
-    union all
-
+{# The quarantine's rows, for dq_issues: one select per check, its failing rows among those it checks. #}
+{% macro dq_issue_rows() -%}
+    {%- for check in dq_checks() %}
+    {% if not loop.first %}union all{% endif %}
     select
-        '{{ rule.name }}' as rule_name,
-        cast({{ rule.key }} as {{ dbt.type_string() }}) as record_key,
-        {{ rule.reason }} as reason,
+        '{{ check.rule }}' as rule_name,
+        cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
+        {{ check.reason }} as reason,
         _load_id
-    from {{ ref(rule.model) }}
-    where {{ rule.failing }}
+    from {{ ref(check.model) }} as checked_row
+    where ({{ check.checked }}) and ({{ check.failing }})
     {% endfor -%}
 {%- endmacro %}
 
 
-{# The rows each value-domain rule checks, for dq_rule_results: every row of its model. #}
-{% macro dq_value_rule_checked() -%}
-    {%- for rule in dq_value_rules() %}
-    union all
+{# The rows each check looks at, for dq_rule_results: its denominator (a rule may span models: summed there). #}
+{% macro dq_checked_rows() -%}
+    {%- for check in dq_checks() %}
+    {% if not loop.first %}union all{% endif %}
     select
-        '{{ rule.name }}' as rule_name,
+        '{{ check.rule }}' as rule_name,
         count(*) as rows_checked
-    from {{ ref(rule.model) }}
+    from {{ ref(check.model) }} as checked_row
+    where {{ check.checked }}
     {%- endfor %}
 {%- endmacro %}

@@ -3,8 +3,8 @@
 Each figure is read from one table the pipeline already keeps: `dq_rule_results` (dbt) for
 the rules, `loader_audit.load_runs` (the loaders) for the last successful load of a source, the
 Dagster instance for the marts' last materialization. Thresholds come from where they are
-declared: the rules' tolerance from the dq_rules seed, the sources' from their dbt `freshness`
-(`error_after`), the marts' deadline from SHOPSPHERE_MARTS_DEADLINE.
+declared: the rules' tolerance from their declaration (macro dq_rules), the sources' from their
+dbt `freshness` (`error_after`), the marts' deadline from SHOPSPHERE_MARTS_DEADLINE.
 """
 
 from __future__ import annotations

@@ -638,7 +638,7 @@ def data_quality(src: Source, now: datetime) -> Page:
                 for r in rows
             ],
             numeric=(4, 5, 6, 7),
-            caption="Rules: seed dq_rules; figures: data_quality.dq_rule_results.",
+            caption="Rules: macro dq_rules; figures: data_quality.dq_rule_results.",
         )
 
     def trend() -> Section:
@@ -770,7 +770,7 @@ def data_quality(src: Source, now: datetime) -> Page:
     return Page(
         "data-quality",
         "Data quality",
-        "Each rule of seeds/dq_rules.csv at every build, and what sits in the quarantine.",
+        "Each rule of macros/data_quality.sql at every build, and what sits in the quarantine.",
         [
             guarded("Rules now", latest),
             guarded("Rules over time", trend),

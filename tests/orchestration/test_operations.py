@@ -116,7 +116,9 @@ def test_a_rule_over_its_tolerance_sends_its_alert(
             "select rule_name from data_quality.dq_rule_results where rows_failing > 0 "
             "order by rule_name limit 1"
         ).fetchone() or ("",)
-        con.execute("update seeds.dq_rules set max_failure_rate = 0 where rule_name = ?", [rule])
+        con.execute(
+            "update data_quality.dq_rules set max_failure_rate = 0 where rule_name = ?", [rule]
+        )
     result = ops.materialize(["data_quality/dq_rule_results"], instance)
     assert result.success  # a warn rule over its rate warns: the build stays green
     (mail,) = alert_receivers.mails

@@ -76,7 +76,7 @@ order_totals as (
 
 ),
 
--- The quarantine's order-line rules (seed dq_rules), whatever their action.
+-- The quarantine's order-line rules (macro dq_rules), whatever their action.
 quarantined_lines as (
 
     select distinct record_key

@@ -1,5 +1,5 @@
 {#
-    The records a data-quality rule (seed dq_rules, macro dq_value_rules) quarantined, as keys
+    The records a data-quality rule (macro dq_rules) quarantined, as keys
     and reasons only: never the values themselves, so no PII reaches test_failures. Warns by
     default: a value outside its domain is a fact to flag, the marts still publish it. The rule's
     rate against its tolerance is tested on dq_rule_results.
