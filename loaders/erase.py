@@ -39,6 +39,7 @@ from typing import Any
 from .common.errors import EXIT_FAILED, EXIT_OK
 from .common.locks import warehouse_lock
 from .common.pii import PiiKeyError, key_from_env, keyed_hash
+from .common.pipeline import pipelines_dir
 from .common.privacy import (
     ID_KINDS,
     REQUESTS,
@@ -52,7 +53,6 @@ from .common.privacy import (
     subject_hash,
     table_pii,
 )
-from .common.runner import pipelines_dir
 from .common.warehouse import duckdb_path, duckdb_settings
 
 EXIT_USAGE = 2

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 
 from .common.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
 from .common.report import print_summary, write_audit
-from .common.runner import Interrupted, SqlSourceSpec, emit, is_interrupt, run_sql_source
-from .common.sql_table import TableMetrics
+from .common.runner import Interrupted, is_interrupt, run_sql_source
+from .common.types import SqlSourceSpec, TableMetrics, emit
 
 SOURCES = ["shop", "catalog", "hubspot"]
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from loaders.common.locks import warehouse_lock
-from loaders.common.runner import make_pipeline
+from loaders.common.pipeline import make_pipeline
 from reports.source import freshness_thresholds as source_freshness
 
 from . import alerts

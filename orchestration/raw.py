@@ -18,7 +18,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loaders.common.report import write_audit
-from loaders.common.sql_table import TableMetrics
+from loaders.common.types import TableMetrics
 from loaders.run import load_sources
 
 from .settings import Settings

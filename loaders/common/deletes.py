@@ -11,25 +11,17 @@ an item removed without touching its order). Other keys (composite ones) are com
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from .sql_readers import SourceColumn, SqlReader, to_target
+from .sql_readers import SqlReader, to_target
+from .types import SourceColumn
 
 RANGE_KEYS = 1_000  # key values per compared range
 RANGES_PER_QUERY = 500  # key ranges read in one query
-
-
-@dataclasses.dataclass(frozen=True)
-class KeyScan:
-    """Compare the table's keys with raw (range by range for a single integer key)."""
-
-
-DeleteStrategy = KeyScan
 
 
 class RawAccess:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .locks import warehouse_lock
-from .runner import emit, make_pipeline
-from .sql_table import TableMetrics
+from .pipeline import make_pipeline
+from .types import TableMetrics, emit
 
 AUDIT_DATASET = "loader_audit"
 # Column -> SQL type; the timestamp type is the destination's own (see _TIMESTAMP).

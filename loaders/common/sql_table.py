@@ -19,11 +19,9 @@ committed with the load package, so a crash never advances it past unloaded data
 from __future__ import annotations
 
 import concurrent.futures as cf
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
@@ -31,91 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema, TSchemaContractDict
 
-from .deletes import DeleteContext, DeleteStrategy
+from .deletes import DeleteContext
 from .errors import LoaderError
-from .sql_readers import (
-    ANY_ZERO,
-    SourceColumn,
-    SqlReader,
-    ZeroDateError,
-    target_schema,
-    to_target,
-)
-
-DELETED_COLUMN = "_source_deleted"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclasses.dataclass(frozen=True)
-class TableSpec:
-    """What is extracted from a table and how it lands."""
-
-    name: str
-    primary_key: tuple[str, ...]
-    cursor: str = "updated_at"
-    deletes: DeleteStrategy | None = None  # how rows the source deleted are found (none: never)
-
-
-@dataclasses.dataclass
-class TablePlan:
-    spec: TableSpec
-    columns: list[SourceColumn]
-    mode: str  # full | incremental | backfill
-    reason: str = ""
-    atomic: bool = False  # raw holds the table: reload through staging and swap it in
-    retype: tuple[str, ...] = ()  # columns whose type changed (a --full-refresh converts them)
-
-
-@dataclasses.dataclass
-class TableMetrics:
-    source: str
-    table: str
-    mode: str
-    rows_extracted: int = 0
-    rows_loaded: int = 0
-    rows_deleted: int = 0
-    zero_dates: int = 0
-    extract_seconds: float = 0.0
-    load_seconds: float = 0.0
-    error: str | None = None
-    note: str = ""
-    interrupted: bool = False  # stopped by a signal; the next run finishes what was extracted
-    transient: bool = False  # the failure should pass if retried later (errors.is_transient)
-    load_id: str | None = None  # dlt's load package that carried the table's rows
-
-    @property
-    def status(self) -> str:
-        if self.interrupted:
-            return "interrupted"
-        return "failed" if self.error else "ok"
-
-    @property
-    def seconds(self) -> float:
-        return self.extract_seconds + self.load_seconds
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows_extracted / self.seconds if self.seconds > 0 else 0.0
-
-
-def _iso(us: int) -> str:
-    """An ISO 8601 UTC literal for microseconds since the epoch, as any warehouse parses it."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(us // 1_000_000))
-    return f"{stamp}.{us % 1_000_000:06d}+00:00"
-
-
-def _us(value: Any) -> int:
-    """Microseconds since the epoch of a cursor value as a driver returns it.
-
-    Naive datetimes (MySQL DATETIME via pymysql, SQLite text) are UTC, never local time.
-    """
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return (value - EPOCH) // timedelta(microseconds=1)
-    raise LoaderError(f"unsupported cursor value {value!r}")
+from .sql_readers import ANY_ZERO, SqlReader, ZeroDateError, target_schema, to_target
+from .timestamps import to_us, utc_text
+from .types import DELETED_COLUMN, Progress, SourceColumn, TableMetrics, TablePlan, TableSpec
 
 
 def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
@@ -144,20 +62,6 @@ def _column_hints(
             {"name": DELETED_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True}
         )
     return hints
-
-
-class Progress:
-    """Prints a line per batch read (stderr), so long loads show they are alive."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self.emit = emit
-
-    def update(
-        self, source: str, table: str, mode: str, done: int, total: int | None, started: float
-    ) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        of = f"/{total:,}" if total else ""
-        self.emit(f"  {source}.{table}: {mode}, {done:,}{of} rows read ({rate:,.0f} rows/s)")
 
 
 def _ranges(lo: int, hi: int, count: int, chunk_rows: int) -> list[tuple[int, int]]:
@@ -269,7 +173,7 @@ def sql_table_resource(
             raw_versions = raw.select(
                 spec.name,
                 [*spec.primary_key, spec.cursor],
-                f"{raw.column(spec.cursor)} >= '{_iso(since)}'",
+                f"{raw.column(spec.cursor)} >= '{utc_text(since)}+00:00'",
             )
             if raw_versions is not None and raw_versions.num_rows:
                 known = _version_keys(raw_versions, spec)
@@ -288,7 +192,7 @@ def sql_table_resource(
                 f"select count(*), max({cursor}) from {table}{where}"
             )
         if high_water is not None:
-            high_water_us = _us(high_water)
+            high_water_us = to_us(high_water)
             # Read up to the cursor as it stood now; later changes belong to the next run.
             conditions.append(f"{cursor} <= {reader.timestamp_literal(high_water_us)}")
         filters = " and ".join(conditions) or "1 = 1"

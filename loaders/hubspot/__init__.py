@@ -16,16 +16,9 @@ import dlt
 
 from ..common.deletes import RawAccess
 from ..common.locks import source_lock, warehouse_lock
-from ..common.runner import (
-    emit,
-    existing_tables,
-    load_resources,
-    open_pipeline,
-    pipelines_dir,
-    secret,
-    select_tables,
-)
-from ..common.sql_table import Progress, TableMetrics, TableSpec
+from ..common.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
+from ..common.runner import load_resources, select_tables
+from ..common.types import Progress, TableMetrics, TableSpec, emit
 from .client import HUBSPOT_API, HubSpotSession, check_response, make_client
 from .resources import RESOURCES, HubSpotContext
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +30,8 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 
 from ..common.deletes import RawAccess
 from ..common.errors import LoaderError
-from ..common.sql_table import Progress, TableMetrics
+from ..common.timestamps import parse_iso, to_ms, utc_text
+from ..common.types import Progress, TableMetrics
 from .client import MissingScopes, check_response
 
 PAGE = 100  # list endpoints
@@ -123,15 +124,6 @@ class HubSpotContext:
         return self._properties[obj]
 
 
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def _ms(value: str | None) -> int:
-    dt = _ts(value)
-    return int(dt.timestamp() * 1000) if dt else 0
-
-
 def _singular(obj: str) -> str:
     return {"contacts": "contact", "companies": "company", "deals": "deal"}[obj]
 
@@ -141,10 +133,10 @@ def _crm_row(
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": str(record["id"]),
-        "created_at": _ts(record.get("createdAt")),
-        "updated_at": _ts(record.get("updatedAt")),
+        "created_at": parse_iso(record.get("createdAt")),
+        "updated_at": parse_iso(record.get("updatedAt")),
         "archived": bool(record.get("archived", False)),
-        "archived_at": _ts(record.get("archivedAt")),
+        "archived_at": parse_iso(record.get("archivedAt")),
     }
     row.update(record.get("properties") or {})
     if associations is not None:
@@ -273,11 +265,13 @@ def _search_pages(
         fresh = [
             r
             for r in results
-            if not (_ms(r["properties"].get(crm.modified)) == cursor and r["id"] in seen_at_cursor)
+            if not (
+                to_ms(r["properties"].get(crm.modified)) == cursor and r["id"] in seen_at_cursor
+            )
         ]
         if fresh:
             yield fresh
-        last = _ms(results[-1]["properties"].get(crm.modified))
+        last = to_ms(results[-1]["properties"].get(crm.modified))
         if len(results) < SEARCH_PAGE:
             return
         if last == cursor:
@@ -289,7 +283,7 @@ def _search_pages(
             seen_at_cursor = set()
         else:
             seen_at_cursor = {
-                r["id"] for r in results if _ms(r["properties"].get(crm.modified)) == last
+                r["id"] for r in results if to_ms(r["properties"].get(crm.modified)) == last
             }
             cursor = last
 
@@ -378,12 +372,16 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
             metrics.mode = "incremental"
             start = int(state["cursor_ms"]) - ctx.crm_lag_ms
             known = _known(
-                ctx, obj, "id", "updated_at", f"{ctx.raw.column('updated_at')} >= '{_iso(start)}'"
+                ctx,
+                obj,
+                "id",
+                "updated_at",
+                f"{ctx.raw.column('updated_at')} >= '{utc_text(start * 1000, 3)}+00:00'",
             )
             for records in _search_pages(ctx, crm, properties, start, end):
                 metrics.rows_extracted += len(records)
                 records = [
-                    r for r in records if f"{r['id']}|{_ms(r.get('updatedAt'))}" not in known
+                    r for r in records if f"{r['id']}|{to_ms(r.get('updatedAt'))}" not in known
                 ]
                 if not records:
                     continue
@@ -407,7 +405,7 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
             rows = [
                 _crm_row(r, None, ())
                 for r in records
-                if full or f"{r['id']}|{_ms(r.get('archivedAt'))}" not in known_archived
+                if full or f"{r['id']}|{to_ms(r.get('archivedAt'))}" not in known_archived
             ]
             if rows:
                 metrics.rows_loaded += len(rows)
@@ -453,10 +451,6 @@ def _inline_associations(record: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "+00:00"
-
-
 ID_HINT: TColumnSchema = {"name": "id", "data_type": "text", "nullable": False, "primary_key": True}
 CAMPAIGN_HINTS: list[TColumnSchema] = [ID_HINT]
 CAMPAIGN_HINTS += [{"name": p, "data_type": "text", "nullable": True} for p in CAMPAIGN_PROPERTIES]
@@ -494,12 +488,12 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
             rows = [
                 {
                     "id": c["id"],
-                    "created_at": _ts(c.get("createdAt")),
-                    "updated_at": _ts(c.get("updatedAt")),
+                    "created_at": parse_iso(c.get("createdAt")),
+                    "updated_at": parse_iso(c.get("updatedAt")),
                     **{p: (c.get("properties") or {}).get(p) for p in CAMPAIGN_PROPERTIES},
                 }
                 for c in page
-                if f"{c['id']}|{_ms(c.get('updatedAt'))}" not in known
+                if f"{c['id']}|{to_ms(c.get('updatedAt'))}" not in known
             ]
             metrics.rows_loaded += len(rows)
             if rows:
@@ -557,7 +551,7 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
         known: set[str] = set()
         if incremental:
             since = int(state["cursor_ms"]) - ctx.crm_lag_ms
-            params["updatedAfter"] = _iso(since).replace("+00:00", "Z")
+            params["updatedAfter"] = utc_text(since * 1000, 3) + "Z"
             known = _known(ctx, "marketing_emails", "id", "updated_at")
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
@@ -569,7 +563,7 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
             metrics.rows_extracted += len(page)
             rows = []
             for e in page:
-                if f"{e['id']}|{_ms(e.get('updatedAt'))}" in known:
+                if f"{e['id']}|{to_ms(e.get('updatedAt'))}" in known:
                     continue
                 rows.append(
                     {
@@ -582,9 +576,9 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
                         "all_email_campaign_ids": [
                             str(x) for x in e.get("allEmailCampaignIds") or []
                         ],
-                        "publish_date": _ts(e.get("publishDate")),
-                        "created_at": _ts(e.get("createdAt")),
-                        "updated_at": _ts(e.get("updatedAt")),
+                        "publish_date": parse_iso(e.get("publishDate")),
+                        "created_at": parse_iso(e.get("createdAt")),
+                        "updated_at": parse_iso(e.get("updatedAt")),
                     }
                 )
             metrics.rows_loaded += len(rows)

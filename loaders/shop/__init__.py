@@ -7,9 +7,7 @@ its items and its payments: order keys are compared with raw to find them, and i
 payments go with their order (see loaders.common.deletes).
 """
 
-from ..common.deletes import KeyScan
-from ..common.runner import SqlSourceSpec
-from ..common.sql_table import TableSpec
+from ..common.types import KeyScan, SqlSourceSpec, TableSpec
 
 SOURCE = SqlSourceSpec(
     name="shop",

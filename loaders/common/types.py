@@ -1,0 +1,130 @@
+"""The loaders' shared vocabulary: what a source declares and what a run reports.
+
+This module imports nothing of the engine, so a source's declaration (loaders/shop, …), the
+HubSpot loader and the orchestration read these types without pulling in SQL reading, delete
+detection or landing. The layers below it call downward only:
+`runner` (a source's run) → `sql_table` (one table as a dlt resource) → `deletes` (what the
+source removed) → `sql_readers` (the source's SQL and types) → `types`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+
+import pyarrow as pa
+
+DELETED_COLUMN = "_source_deleted"  # dlt's hard-delete flag on the rows a source removed
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyScan:
+    """Find deleted rows by comparing the table's keys with raw (range by range for a single
+    integer key: loaders.common.deletes)."""
+
+
+DeleteStrategy = KeyScan
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """What is extracted from a table and how it lands."""
+
+    name: str
+    primary_key: tuple[str, ...]
+    cursor: str = "updated_at"
+    deletes: DeleteStrategy | None = None  # how rows the source deleted are found (none: never)
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlSourceSpec:
+    """A SQL source system: its tables and where it lands."""
+
+    name: str
+    system: str
+    tables: tuple[TableSpec, ...]
+    pg_schema: str = "public"
+    credentials_example: str = ""
+
+    @property
+    def dataset(self) -> str:
+        return f"raw_{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceColumn:
+    """A source column and what it becomes in Arrow (and so in raw)."""
+
+    name: str
+    source_type: str
+    arrow_type: pa.DataType
+    nullable: bool
+    is_json: bool = False
+    zero_dates: bool = False
+    read_as_text: bool = False  # read as text and cast here: the driver would round it
+
+
+@dataclasses.dataclass
+class TablePlan:
+    """How one table lands in this run (decided by the runner from raw's state)."""
+
+    spec: TableSpec
+    columns: list[SourceColumn]
+    mode: str  # full | incremental | backfill
+    reason: str = ""
+    atomic: bool = False  # raw holds the table: reload through staging and swap it in
+    retype: tuple[str, ...] = ()  # columns whose type changed (a --full-refresh converts them)
+
+
+@dataclasses.dataclass
+class TableMetrics:
+    """What a run did to one table: rows, seconds, and the error if it failed."""
+
+    source: str
+    table: str
+    mode: str
+    rows_extracted: int = 0
+    rows_loaded: int = 0
+    rows_deleted: int = 0
+    zero_dates: int = 0
+    extract_seconds: float = 0.0
+    load_seconds: float = 0.0
+    error: str | None = None
+    note: str = ""
+    interrupted: bool = False  # stopped by a signal; the next run finishes what was extracted
+    transient: bool = False  # the failure should pass if retried later (errors.is_transient)
+    load_id: str | None = None  # dlt's load package that carried the table's rows
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        return "failed" if self.error else "ok"
+
+    @property
+    def seconds(self) -> float:
+        return self.extract_seconds + self.load_seconds
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_extracted / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress:
+    """Prints a line per batch read (stderr), so long loads show they are alive."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+
+    def update(
+        self, source: str, table: str, mode: str, done: int, total: int | None, started: float
+    ) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        of = f"/{total:,}" if total else ""
+        self.emit(f"  {source}.{table}: {mode}, {done:,}{of} rows read ({rate:,.0f} rows/s)")
+
+
+def emit(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
