@@ -1,0 +1,414 @@
+"""HubSpot's objects: contacts, companies and deals with their associations, campaigns,
+marketing emails and their email events."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from . import names
+from .draws import (
+    EPOCH,
+    US_PER_DAY,
+    US_PER_S,
+    Defect,
+    Draws,
+    _iso,
+    _mask_null,
+    _pick,
+    _vary_email,
+)
+
+
+class HubSpotDraws(Draws):
+    def campaigns(self) -> None:
+        """Campaign identities are needed by orders (utm_campaign), so they come first."""
+        rng, k = self.rng, self.cfg.campaigns
+        themes = rng.permutation(len(names.CAMPAIGN_THEMES))
+        self.campaign_rows = []
+        used: set[str] = set()
+        for j in range(k):
+            start = self.as_of - int(rng.integers(10, 720)) * US_PER_DAY
+            year = (EPOCH + timedelta(microseconds=start)).year
+            theme = names.CAMPAIGN_THEMES[int(themes[j % len(themes)])]
+            name = f"{theme} {year}"
+            utm = name.lower().replace("'", "").replace(" ", "_")
+            if utm in used:
+                utm, name = f"{utm}_{j}", f"{name} #{j}"
+            used.add(utm)
+            self.campaign_rows.append(
+                {
+                    "id": self.uuid4(),
+                    "name": name,
+                    "utm": utm,
+                    "start_us": start,
+                    "end_us": start + int(rng.integers(14, 60)) * US_PER_DAY,
+                    "budget": int(rng.integers(10, 500)) * 100,
+                }
+            )
+
+    # -- hubspot -------------------------------------------------------------------------
+    def hubspot(self) -> None:
+        cfg, rng = self.cfg, self.rng
+        n_c = cfg.customers
+        eligible = np.flatnonzero(~self.customer_deleted & ~self.customer_dup_or_invalid)
+        from_customers = rng.choice(eligible, int(len(eligible) * 0.7), replace=False)
+        from_customers.sort()
+        target = cfg.contacts
+        n_leads = int(n_c * 0.3) if target is None else max(0, target - len(from_customers))
+        if target is not None and target < len(from_customers):
+            from_customers, n_leads = from_customers[:target], 0
+        base_n = len(from_customers) + n_leads
+        # Contact rows before defects: (email, first, last, created_us, customer_index|-1)
+        emails: list[str | None] = []
+        firsts: list[str] = []
+        lasts: list[str] = []
+        created: list[int] = []
+        is_customer: list[bool] = []
+        variation = rng.random(len(from_customers))
+        for ci, v in zip(from_customers, variation, strict=True):
+            e = self.customer_email[ci]
+            assert e is not None
+            emails.append(_vary_email(e, rng) if v < 0.25 else e)
+            firsts.append(self.customer_first[ci])
+            lasts.append(self.customer_last[ci])
+            created.append(int(self.customer_created[ci]) + int(rng.integers(-5, 5)) * US_PER_DAY)
+            is_customer.append(True)
+        lead_first = rng.integers(0, len(names.FIRST_NAMES), n_leads)
+        lead_last = rng.integers(0, len(names.LAST_NAMES), n_leads)
+        lead_dom = rng.integers(0, len(names.EMAIL_DOMAINS), n_leads)
+        lead_created = self.as_of - rng.integers(US_PER_DAY, 3 * 365 * US_PER_DAY, n_leads)
+        for j in range(n_leads):
+            f, la = names.FIRST_NAMES[lead_first[j]], names.LAST_NAMES[lead_last[j]]
+            slug = la.lower().replace(" ", "").replace("'", "")
+            emails.append(f"{f.lower()}.{slug}.lead{j + 1}@{names.EMAIL_DOMAINS[lead_dom[j]]}")
+            firsts.append(f)
+            lasts.append(la)
+            created.append(int(lead_created[j]))
+            is_customer.append(False)
+        created_arr = np.minimum(np.array(created, dtype="int64"), self.as_of - 2 * US_PER_DAY)
+        # Duplicates: a second contact with the same email (possibly varied), appended.
+        n_dup = round(base_n * cfg.rates.duplicate_contact_email)
+        dup_src = rng.choice(base_n, n_dup, replace=False) if n_dup else np.array([], dtype=int)
+        for s in dup_src:
+            e = emails[s]
+            assert e is not None
+            emails.append(_vary_email(e, rng) if rng.random() < 0.5 else e)
+            firsts.append(firsts[s])
+            lasts.append(lasts[s])
+            dup_created = int(created_arr[s]) + int(rng.integers(1, 200)) * US_PER_DAY
+            created_arr = np.append(created_arr, min(dup_created, self.as_of - US_PER_DAY))
+            is_customer.append(is_customer[s])
+        total = len(emails)
+        # Sources of duplicates keep their email, or the duplicate would stop being one.
+        no_email = self.choose_mask(
+            total,
+            cfg.rates.contact_without_email,
+            eligible=(np.arange(total) < base_n) & ~np.isin(np.arange(total), dup_src),
+        )
+        for i in np.flatnonzero(no_email):
+            emails[i] = None
+        modified = created_arr + (rng.random(total) * (self.as_of - US_PER_S - created_arr)).astype(
+            "int64"
+        )
+        stage_idx = np.where(
+            np.array(is_customer) & (rng.random(total) < 0.85),
+            names.LIFECYCLE_STAGES.index("customer"),
+            rng.integers(0, len(names.LIFECYCLE_STAGES), total),
+        )
+        optout = rng.random(total) < 0.08
+        # Duplicates and their sources stay live, or the duplicate would stop being one.
+        archived = self.choose_mask(
+            total,
+            0.01,
+            eligible=~no_email & (np.arange(total) < base_n) & ~np.isin(np.arange(total), dup_src),
+        )
+        archived_at = np.where(
+            archived, modified + rng.integers(US_PER_S, 30 * US_PER_DAY, total), 0
+        )
+        archived_at = np.minimum(archived_at, self.as_of - US_PER_S)
+        ids = 1001 + np.arange(total)
+        phones = rng.integers(0, 10_000_000, total)
+        contact_rows = []
+        for i in range(total):
+            props = {
+                "email": emails[i],
+                "firstname": firsts[i],
+                "lastname": lasts[i],
+                "phone": f"+1-555-{int(phones[i]):07d}" if phones[i] % 3 else None,
+                "lifecyclestage": names.LIFECYCLE_STAGES[stage_idx[i]],
+                "hs_email_optout": "true" if optout[i] else "false",
+                "createdate": _iso(created_arr[i]),
+                "lastmodifieddate": _iso(modified[i]),
+                "hs_object_id": str(ids[i]),
+            }
+            contact_rows.append(
+                (
+                    "contacts",
+                    int(ids[i]),
+                    json.dumps(props),
+                    _iso(created_arr[i]),
+                    _iso(modified[i]),
+                    bool(archived[i]),
+                    _iso(archived_at[i]) if archived[i] else None,
+                )
+            )
+        self.defects += [
+            Defect("contact_without_email", "hubspot.contacts", int(no_email.sum()), total),
+            Defect("duplicate_contact_email", "hubspot.contacts", n_dup, total),
+        ]
+        self.contact_ids, self.contact_emails = ids, emails
+        self.contact_active = ~archived
+
+        # Companies, each contact optionally working at one.
+        n_co = max(5, int(total * cfg.companies_per_contact))
+        co_ids = 5_000_001 + np.arange(n_co)
+        co_created = self.as_of - rng.integers(30 * US_PER_DAY, 4 * 365 * US_PER_DAY, n_co)
+        co_modified = co_created + (rng.random(n_co) * (self.as_of - US_PER_S - co_created)).astype(
+            "int64"
+        )
+        company_rows, used_names = [], set()
+        for j in range(n_co):
+            w1 = names.COMPANY_WORDS[int(rng.integers(0, len(names.COMPANY_WORDS)))]
+            w2 = names.COMPANY_SUFFIXES[int(rng.integers(0, len(names.COMPANY_SUFFIXES)))]
+            name = f"{w1} {w2}" if f"{w1} {w2}" not in used_names else f"{w1} {w2} {j}"
+            used_names.add(name)
+            props = {
+                "name": name,
+                "domain": name.lower().replace(" ", "") + ".example",
+                "industry": names.INDUSTRIES[int(rng.integers(0, len(names.INDUSTRIES)))],
+                "createdate": _iso(co_created[j]),
+                "hs_lastmodifieddate": _iso(co_modified[j]),
+                "hs_object_id": str(co_ids[j]),
+            }
+            company_rows.append(
+                (
+                    "companies",
+                    int(co_ids[j]),
+                    json.dumps(props),
+                    _iso(co_created[j]),
+                    _iso(co_modified[j]),
+                    False,
+                    None,
+                )
+            )
+        works_at = rng.random(total) < 0.5
+        contact_company = np.where(works_at, rng.choice(co_ids, total), 0)
+        assoc = [
+            ("contacts", int(ids[i]), "companies", int(contact_company[i]))
+            for i in np.flatnonzero(works_at)
+        ]
+        # Deals, each with one contact and that contact's company.
+        n_deals = max(5, int(total * cfg.deals_per_contact))
+        deal_ids = 9_000_001 + np.arange(n_deals)
+        deal_contact = rng.choice(total, n_deals)
+        deal_created = (
+            np.maximum(created_arr[deal_contact], self.as_of - 2 * 365 * US_PER_DAY)
+            + rng.integers(0, 30, n_deals) * US_PER_DAY
+        )
+        deal_created = np.minimum(deal_created, self.as_of - 2 * US_PER_DAY)
+        deal_modified = deal_created + (
+            rng.random(n_deals) * (self.as_of - US_PER_S - deal_created)
+        ).astype("int64")
+        stage = rng.integers(0, len(names.DEAL_STAGES), n_deals)
+        close = deal_created + rng.integers(7, 120, n_deals) * US_PER_DAY
+        amount = rng.integers(500, 500_000, n_deals)
+        deal_rows = []
+        for j in range(n_deals):
+            ci = int(deal_contact[j])
+            props = {
+                "dealname": f"{firsts[ci]} {lasts[ci]} - wholesale order {j + 1}",
+                "amount": f"{amount[j] / 100:.2f}",
+                "dealstage": names.DEAL_STAGES[stage[j]],
+                "pipeline": "default",
+                "closedate": _iso(close[j]),
+                "createdate": _iso(deal_created[j]),
+                "hs_lastmodifieddate": _iso(deal_modified[j]),
+                "hs_object_id": str(deal_ids[j]),
+            }
+            deal_rows.append(
+                (
+                    "deals",
+                    int(deal_ids[j]),
+                    json.dumps(props),
+                    _iso(deal_created[j]),
+                    _iso(deal_modified[j]),
+                    False,
+                    None,
+                )
+            )
+            assoc.append(("deals", int(deal_ids[j]), "contacts", int(ids[ci])))
+            if contact_company[ci]:
+                assoc.append(("deals", int(deal_ids[j]), "companies", int(contact_company[ci])))
+        self._insert_rows(
+            "hubspot_objects",
+            contact_rows + company_rows + deal_rows,
+            [
+                "object_type",
+                "id",
+                "properties",
+                "created_at",
+                "updated_at",
+                "archived",
+                "archived_at",
+            ],
+        )
+        self._insert_rows(
+            "hubspot_associations", assoc, ["from_type", "from_id", "to_type", "to_id"]
+        )
+        self._campaign_tables()
+
+    def _insert_rows(self, table: str, rows: list[tuple], columns: list[str]) -> None:
+        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+        arrow = pa.table({c: list(v) for c, v in zip(columns, cols, strict=True)})
+        self.db.register(f"_{table}_rows", arrow)
+        self.db.execute(f"drop table if exists {table}")
+        self.db.execute(f"create table {table} as select * from _{table}_rows")
+        self.db.unregister(f"_{table}_rows")
+
+    def _campaign_tables(self) -> None:
+        rng = self.rng
+        campaign_rows, email_rows = [], []
+        sends: list[tuple[int, int, np.ndarray]] = []
+        email_id, send_id = 150_000_001, 310_000_001
+        with_email = np.flatnonzero(
+            np.array([e is not None for e in self.contact_emails]) & self.contact_active
+        )
+        for c in self.campaign_rows:
+            created = c["start_us"] - int(rng.integers(3, 30)) * US_PER_DAY
+            status = "completed" if c["end_us"] < self.as_of else "active"
+            props = {
+                "hs_name": c["name"],
+                "hs_utm": c["utm"],
+                "hs_start_date": _iso(c["start_us"])[:10],
+                "hs_end_date": _iso(c["end_us"])[:10],
+                "hs_budget_items_sum_amount": f"{c['budget']:.2f}",
+                "hs_currency_code": "USD",
+                "hs_campaign_status": status,
+                "hs_object_id": c["id"],
+            }
+            modified = min(max(c["end_us"], created), self.as_of - US_PER_S)
+            campaign_rows.append((c["id"], json.dumps(props), _iso(created), _iso(modified)))
+            for _ in range(int(rng.integers(1, 4))):
+                span_s = max(1, (c["end_us"] - c["start_us"]) // US_PER_S)
+                publish = c["start_us"] + int(rng.integers(0, span_s)) * US_PER_S
+                publish = min(publish, self.as_of - 3 * US_PER_DAY)
+                email_sends = [send_id] if rng.random() > 0.1 else [send_id, send_id + 1]
+                send_id += len(email_sends)
+                body = {
+                    "id": str(email_id),
+                    "name": f"{c['name']} - email {len(email_rows) + 1}",
+                    "subject": f"{c['name']}: picked for you",
+                    "state": "PUBLISHED",
+                    "campaign": c["id"],
+                    "campaignName": c["name"],
+                    "allEmailCampaignIds": [str(s) for s in email_sends],
+                    "publishDate": _iso(publish),
+                    "createdAt": _iso(publish - 2 * US_PER_DAY),
+                    "updatedAt": _iso(publish),
+                }
+                email_rows.append((str(email_id), json.dumps(body), _iso(publish)))
+                email_id += 1
+                for s in email_sends:
+                    share = rng.uniform(0.01, 0.03) / len(email_sends)
+                    k = min(len(with_email), 20_000, max(1, int(len(with_email) * share)))
+                    sends.append((s, publish, rng.choice(with_email, k, replace=False)))
+        self._insert_rows(
+            "hubspot_campaigns", campaign_rows, ["id", "properties", "created_at", "updated_at"]
+        )
+        self._insert_rows("hubspot_marketing_emails", email_rows, ["id", "body", "updated_at"])
+        recipients = np.array(
+            [e.strip().lower() if e is not None else "" for e in self.contact_emails], dtype=object
+        )
+        self.register("events", email_events(rng, sends, recipients, self.as_of // 1000))
+        self.db.execute(
+            "create table hubspot_email_events as select * from _events_arrow order by created, id"
+        )
+        self.db.unregister("_events_arrow")
+
+
+EVENT_TYPES = ["SENT", "DELIVERED", "BOUNCE", "OPEN", "CLICK", "STATUSCHANGE"]
+
+
+def email_events(
+    rng: np.random.Generator,
+    sends: list[tuple[int, int, np.ndarray]],
+    recipient_emails: np.ndarray,
+    as_of_ms: int,
+) -> pa.Table:
+    """Email events for each (emailCampaignId, publish time in us, recipient contact indexes).
+
+    Columnar: the emulator renders HubSpot's event JSON from these columns. Every non-SENT
+    event points at its SENT event through sent_by_id/sent_by_created, as HubSpot's sentBy does.
+    """
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ["created", "type", "recipient", "send", "sent_idx"]
+    }
+    offset = 0
+    for send, publish_us, recipients in sends:
+        k = len(recipients)
+        t0 = publish_us // 1000 + rng.integers(0, 1_800_000, k)
+        delivered = rng.random(k) < 0.96
+        opens = np.where(delivered & (rng.random(k) < 0.35), 1 + rng.binomial(2, 0.3, k), 0)
+        clicks = np.where((opens > 0) & (rng.random(k) < 0.3), 1 + rng.binomial(1, 0.3, k), 0)
+        unsub = delivered & (rng.random(k) < 0.01)
+        first_open = t0 + rng.integers(60_000, 3 * 86_400_000, k)
+        idx = np.arange(k)
+        open_idx = np.repeat(idx, opens)
+        open_n = np.arange(len(open_idx)) - np.repeat(np.cumsum(opens) - opens, opens)
+        click_idx = np.repeat(idx, clicks)
+        click_n = np.arange(len(click_idx)) - np.repeat(np.cumsum(clicks) - clicks, clicks)
+        groups = [
+            (idx, t0, 0),
+            (idx, t0 + rng.integers(1_000, 60_000, k), np.where(delivered, 1, 2)),
+            (
+                open_idx,
+                first_open[open_idx] + open_n * rng.integers(60_000, 86_400_000, len(open_idx)),
+                3,
+            ),
+            (click_idx, first_open[click_idx] + 30_000 + click_n * 60_000, 4),
+            (idx[unsub], t0[unsub] + rng.integers(120_000, 86_400_000, int(unsub.sum())), 5),
+        ]
+        for who, created, typ in groups:
+            parts["created"].append(np.minimum(created, as_of_ms - 1000))
+            parts["type"].append(np.broadcast_to(typ, len(who)).astype("int8"))
+            parts["recipient"].append(recipients[who])
+            parts["send"].append(np.full(len(who), send, dtype="int64"))
+            parts["sent_idx"].append(offset + who)
+        offset += k
+    created = np.concatenate(parts["created"]).astype("int64")
+    typ = np.concatenate(parts["type"])
+    sent_idx = np.concatenate(parts["sent_idx"])
+    n = len(created)
+    hexes = rng.bytes(16 * n).hex()
+    ids = np.array(
+        [
+            f"{hexes[i : i + 8]}-{hexes[i + 8 : i + 12]}-4{hexes[i + 13 : i + 16]}-a{hexes[i + 17 : i + 20]}-{hexes[i + 20 : i + 32]}"
+            for i in range(0, 32 * n, 32)
+        ],
+        dtype=object,
+    )
+    # SENT rows are in send order, so the i-th SENT row overall is recipient slot i.
+    sent_positions = np.flatnonzero(typ == 0)
+    sent_by = sent_positions[sent_idx]
+    is_sent = typ == 0
+    bounce_hard = rng.random(n) < 0.5
+    return pa.table(
+        {
+            "created": created,
+            "id": pa.array(ids, pa.string()),
+            "type": _pick(EVENT_TYPES, typ),
+            "recipient": pa.array(
+                recipient_emails[np.concatenate(parts["recipient"])], pa.string()
+            ),
+            "email_campaign_id": np.concatenate(parts["send"]),
+            "sent_by_id": _mask_null(pa.array(ids[sent_by], pa.string()), is_sent),
+            "sent_by_created": _mask_null(pa.array(created[sent_by], pa.int64()), is_sent),
+            "bounce_category": _mask_null(
+                _pick(["HARD_BOUNCE", "SOFT_BOUNCE"], (~bounce_hard).astype(int)), typ != 2
+            ),
+        }
+    )

@@ -1,0 +1,337 @@
+"""The MySQL shop's tables: customers, orders with their items, and payments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from . import names
+from .draws import (
+    US_PER_DAY,
+    US_PER_S,
+    Defect,
+    Draws,
+    _break_email,
+    _mask_null,
+    _money,
+    _pick,
+    _ts,
+    _vary_email,
+)
+
+
+class ShopDraws(Draws):
+    # -- shop ----------------------------------------------------------------------------
+    def customers(self) -> None:
+        cfg, rng = self.cfg, self.rng
+        n = cfg.customers
+        ids = np.arange(1, n + 1)
+        first_idx = rng.integers(0, len(names.FIRST_NAMES), n)
+        last_idx = rng.integers(0, len(names.LAST_NAMES), n)
+        dom_idx = rng.integers(0, len(names.EMAIL_DOMAINS), n)
+        weights = np.array([c[2] for c in names.COUNTRIES])
+        country_idx = rng.choice(len(names.COUNTRIES), n, p=weights / weights.sum())
+        city_pick = rng.integers(0, 1_000, n)
+        first = [names.FIRST_NAMES[i] for i in first_idx]
+        last = [names.LAST_NAMES[i] for i in last_idx]
+        email: list[str | None] = [
+            f"{f.lower()}.{la.lower().replace(' ', '').replace(chr(39), '')}{i}@{names.EMAIL_DOMAINS[d]}"
+            for f, la, i, d in zip(first, last, ids, dom_idx, strict=True)
+        ]
+        created = self.as_of - rng.integers(7 * US_PER_DAY, 3 * 365 * US_PER_DAY, n)
+        updated = created + (rng.random(n) * (self.as_of - 60 * US_PER_S - created)).astype("int64")
+
+        # Duplicate accounts: the shop compared emails case-sensitively, so the same person
+        # signed up again with different case or stray whitespace.
+        dup = self.choose_mask(n, cfg.rates.duplicate_customer_email, eligible=ids > n // 10)
+        originals = rng.integers(0, n // 10, n)
+        for i in np.flatnonzero(dup):
+            o = int(originals[i])
+            first[i], last[i], country_idx[i] = first[o], last[o], country_idx[o]
+            base = email[o]
+            assert base is not None
+            email[i] = _vary_email(base, rng)
+            created[i] = max(int(created[i]), int(created[o]) + US_PER_DAY)
+            updated[i] = max(int(updated[i]), int(created[i]))
+        invalid = self.choose_mask(n, cfg.rates.invalid_customer_email, eligible=~dup)
+        for i in np.flatnonzero(invalid):
+            email[i] = _break_email(email[i] or "x@example.com", int(rng.integers(0, 4)))
+        null_country = self.choose_mask(n, cfg.rates.null_country)
+        deleted = self.choose_mask(n, cfg.rates.soft_deleted_customer, eligible=~(dup | invalid))
+        deleted_at = np.where(
+            deleted, updated + rng.integers(US_PER_S, 20 * US_PER_DAY, n), 0
+        ).clip(max=self.as_of - US_PER_S)
+        updated = np.where(deleted, deleted_at, updated)
+
+        countries = [names.COUNTRIES[c] for c in country_idx]
+        city = [c[3][p % len(c[3])] for c, p in zip(countries, city_pick, strict=True)]
+        phone = [f"+1-555-{int(x):07d}" for x in rng.integers(0, 10_000_000, n)]
+        phone_null = rng.random(n) < 0.2
+        for i in np.flatnonzero(deleted):  # forgotten: PII blanked
+            email[i], first[i], last[i], city[i] = None, "", "", ""
+            phone_null[i] = True
+        self.customer_created = created
+        self.customer_currency = np.array([names.CURRENCIES.index(c[1]) for c in countries])
+        self.customer_email = email
+        self.customer_first, self.customer_last = first, last
+        self.customer_deleted = deleted
+        self.customer_dup_or_invalid = dup | invalid
+        self.register(
+            "customers",
+            pa.table(
+                {
+                    "customer_id": pa.array(ids, pa.int64()),
+                    "email": pa.array(email, pa.string()),
+                    "first_name": first,
+                    "last_name": last,
+                    "phone": _mask_null(pa.array(phone), phone_null),
+                    "country_code": _mask_null(pa.array([c[0] for c in countries]), null_country),
+                    "city": _mask_null(pa.array(city), deleted),
+                    "marketing_opt_in": pa.array(rng.random(n) < 0.6),
+                    "created_at": _ts(created),
+                    "updated_at": _ts(updated),
+                    "deleted_at": _mask_null(_ts(deleted_at), ~deleted),
+                }
+            ),
+        )
+        self.db.execute("create table shop_customers as select * from _customers_arrow")
+        self.defects += [
+            Defect("duplicate_customer_email", "shop.customers", int(dup.sum()), n),
+            Defect("invalid_customer_email", "shop.customers", int(invalid.sum()), n),
+            Defect("null_country", "shop.customers", int(null_country.sum()), n),
+            Defect("soft_deleted_customer", "shop.customers", int(deleted.sum()), n),
+        ]
+
+    def orders(self) -> None:
+        cfg, rng = self.cfg, self.rng
+        n = cfg.orders
+        n_c = cfg.customers
+        weights = rng.gamma(0.7, size=n_c)
+        cust_idx = rng.choice(n_c, n, p=weights / weights.sum())
+        guest = rng.random(n) < 0.08
+        lo = np.where(guest, self.as_of - 2 * 365 * US_PER_DAY, self.customer_created[cust_idx])
+        placed = lo + (rng.random(n) * (self.as_of - 3600 * US_PER_S - lo)).astype("int64")
+        order = np.argsort(placed, kind="stable")  # auto_increment ids follow time
+        placed, cust_idx, guest = placed[order], cust_idx[order], guest[order]
+        future = self.choose_mask(n, cfg.rates.future_placed_at)
+        placed = np.where(
+            future, self.as_of + rng.integers(2 * US_PER_DAY, 60 * US_PER_DAY, n), placed
+        )
+        age = self.as_of - placed
+        status = np.empty(n, dtype="int64")
+        buckets = [
+            (age > 14 * US_PER_DAY, [0.02, 0.02, 0.02, 0.82, 0.07, 0.05]),
+            (
+                (age > 3 * US_PER_DAY) & (age <= 14 * US_PER_DAY),
+                [0.06, 0.10, 0.30, 0.45, 0.07, 0.02],
+            ),
+            ((age >= 0) & (age <= 3 * US_PER_DAY), [0.25, 0.40, 0.25, 0.05, 0.05, 0.0]),
+        ]
+        for mask, p in buckets:
+            status[mask] = rng.choice(6, int(mask.sum()), p=p)
+        status[future] = names.ORDER_STATUSES.index("paid")
+        delay_lo = np.array([0, 60, 86_400, 3 * 86_400, 3600, 10 * 86_400]) * US_PER_S
+        delay_hi = (
+            np.array([3600, 3600, 3 * 86_400, 10 * 86_400, 2 * 86_400, 40 * 86_400]) * US_PER_S
+        )
+        delay = delay_lo[status] + (rng.random(n) * (delay_hi - delay_lo)[status]).astype("int64")
+        updated = np.minimum(placed + delay, self.as_of - US_PER_S)
+        updated = np.where(future, self.as_of - rng.integers(US_PER_S, US_PER_DAY, n), updated)
+        updated = np.maximum(updated, np.minimum(placed, self.as_of - US_PER_S))
+        currency = np.where(
+            guest, rng.choice(3, n, p=[0.7, 0.2, 0.1]), self.customer_currency[cust_idx]
+        )
+        channel = rng.choice(4, n, p=[0.55, 0.2, 0.15, 0.1])
+        r = rng.random(n)
+        camp_idx = rng.integers(0, len(self.campaign_rows), n)
+        tracked = r < 0.30
+        untracked = (r >= 0.30) & (r < 0.34)
+        case = rng.random(n)
+        utm_values: list[str | None] = []
+        for i in range(n):
+            if tracked[i]:
+                v = self.campaign_rows[camp_idx[i]]["utm"]
+                if case[i] < 0.15:
+                    v = v.upper()
+                elif case[i] < 0.25:
+                    v = v.title()
+                utm_values.append(v)
+            elif untracked[i]:
+                utm_values.append(names.UNTRACKED_UTM_CAMPAIGNS[camp_idx[i] % 5])
+            else:
+                utm_values.append(None)
+        utm_source = _mask_null(
+            _pick(names.UTM_SOURCES, rng.integers(0, len(names.UTM_SOURCES), n)),
+            ~(tracked | untracked),
+        )
+        self.order_placed, self.order_updated = placed, updated
+        self.order_status, self.order_currency = status, currency
+        self.order_future = future
+
+        # Items (generated here because the order header sums them).
+        n_items = 1 + rng.binomial(4, 0.35, n)
+        item_order = np.repeat(np.arange(n), n_items)
+        m = len(item_order)
+        pop = rng.gamma(0.5, size=cfg.products)
+        product = rng.choice(cfg.products, m, p=pop / pop.sum()) + 1
+        quantity = 1 + rng.binomial(2, 0.25, m)
+        fx = np.array([names.USD_PER_UNIT[c] for c in names.CURRENCIES])
+        unit = np.round(self.product_list_cents[product - 1] / fx[currency[item_order]]).astype(
+            "int64"
+        )
+        orphan = self.choose_mask(m, cfg.rates.orphan_product)
+        product = np.where(orphan, 900_000_000 + rng.integers(1, 1_000_000, m), product)
+        unit = np.where(orphan, rng.integers(500, 20_000, m), unit)
+        bad_qty = self.choose_mask(m, cfg.rates.nonpositive_quantity)
+        quantity = np.where(bad_qty, rng.integers(-1, 1, m), quantity)
+        line_disc = np.where(rng.random(m) < 0.15, np.round(0.1 * quantity * unit), 0).astype(
+            "int64"
+        )
+        line_disc = np.where(quantity > 0, line_disc, 0)
+        valid_line = quantity > 0
+        subtotal = np.round(
+            np.bincount(item_order, weights=np.where(valid_line, quantity * unit, 0), minlength=n)
+        ).astype("int64")
+        discount = np.round(np.bincount(item_order, weights=line_disc, minlength=n)).astype("int64")
+        coupon = rng.random(n) < 0.05
+        discount += np.where(coupon, np.round(0.05 * (subtotal - discount)), 0).astype("int64")
+        shipping = np.where(subtotal >= 5000, 0, 499)
+        tax = np.round(0.08 * (subtotal - discount)).astype("int64")
+        total = subtotal - discount + shipping + tax
+        mismatch = self.choose_mask(n, cfg.rates.total_mismatch)
+        total = np.where(
+            mismatch, total + rng.choice([-1, 1], n) * rng.integers(1, 5_000, n), total
+        )
+        self.order_total = total
+        order_ids = np.arange(1, n + 1)
+        self.register(
+            "orders",
+            pa.table(
+                {
+                    "order_id": pa.array(order_ids, pa.int64()),
+                    "customer_id": _mask_null(pa.array(cust_idx + 1, pa.int64()), guest),
+                    "status": _pick(names.ORDER_STATUSES, status),
+                    "currency": _pick(names.CURRENCIES, currency),
+                    "subtotal_c": subtotal,
+                    "discount_c": discount,
+                    "shipping_c": shipping,
+                    "tax_c": tax,
+                    "total_c": total,
+                    "channel": _pick(names.CHANNELS, channel),
+                    "utm_source": utm_source,
+                    "utm_campaign": pa.array(utm_values, pa.string()),
+                    "placed_at": _ts(placed),
+                    "updated_at": _ts(updated),
+                }
+            ),
+        )
+        self.db.execute(
+            f"""create table shop_orders as
+            select order_id, customer_id, status, currency,
+                {_money("subtotal_c")} as subtotal,
+                {_money("discount_c")} as discount_amount,
+                {_money("shipping_c")} as shipping_amount,
+                {_money("tax_c")} as tax_amount,
+                {_money("total_c")} as total_amount,
+                channel, utm_source, utm_campaign, placed_at, updated_at
+            from _orders_arrow"""
+        )
+        item_updated = np.minimum(
+            placed[item_order] + rng.integers(0, 5, m) * US_PER_S, self.as_of - US_PER_S
+        )
+        self.register(
+            "items",
+            pa.table(
+                {
+                    "order_item_id": pa.array(np.arange(1, m + 1), pa.int64()),
+                    "order_id": pa.array(item_order + 1, pa.int64()),
+                    "product_id": pa.array(product, pa.int64()),
+                    "quantity": pa.array(quantity, pa.int32()),
+                    "unit_c": unit,
+                    "disc_c": line_disc,
+                    "updated_at": _ts(item_updated),
+                }
+            ),
+        )
+        self.db.execute(
+            f"""create table shop_order_items as
+            select order_item_id, order_id, product_id, quantity,
+                {_money("unit_c")} as unit_price, {_money("disc_c")} as discount_amount, updated_at
+            from _items_arrow"""
+        )
+        self.defects += [
+            Defect("future_placed_at", "shop.orders", int(future.sum()), n),
+            Defect("total_mismatch", "shop.orders", int(mismatch.sum()), n),
+            Defect("nonpositive_quantity", "shop.order_items", int(bad_qty.sum()), m),
+            Defect("orphan_product", "shop.order_items", int(orphan.sum()), m),
+        ]
+
+    def payments(self) -> None:
+        cfg, rng = self.cfg, self.rng
+        n = cfg.orders
+        st = self.order_status
+        pending = st == names.ORDER_STATUSES.index("pending")
+        has_payment = ~pending | (rng.random(n) < 0.4)
+        extra_failed = has_payment & (rng.random(n) < 0.04)
+        final_status = np.select(
+            [
+                pending,
+                np.isin(st, [1, 2, 3]),
+                st == names.ORDER_STATUSES.index("refunded"),
+                st == names.ORDER_STATUSES.index("cancelled"),
+            ],
+            [0, 1, 3, np.where(rng.random(n) < 0.5, 2, 3)],
+        )
+        # Payment rows in order-id order: optional failed attempt, then the final payment.
+        counts = extra_failed.astype(int) + has_payment.astype(int)
+        p_order = np.repeat(np.arange(n), counts)
+        first_of_pair = np.zeros(len(p_order), dtype=bool)
+        starts = np.cumsum(counts) - counts
+        first_of_pair[starts[extra_failed]] = True
+        status = np.where(first_of_pair, 2, final_status[p_order])
+        k = len(p_order)
+        method = rng.choice(4, k, p=[0.6, 0.25, 0.05, 0.1])
+        placed = self.order_placed[p_order]
+        processed = placed + rng.integers(1, 600, k) * US_PER_S
+        processed = processed - processed % US_PER_S  # DATETIME without fraction
+        processed = np.where(first_of_pair, processed - 60 * US_PER_S, processed)
+        authorized = status == 0
+        updated = np.where(
+            status == 3, np.maximum(self.order_updated[p_order], processed), processed
+        )
+        updated = np.minimum(np.where(authorized, placed, updated), self.as_of - US_PER_S)
+        updated = np.maximum(updated, np.minimum(placed, self.as_of - US_PER_S))
+        legacy = (self.as_of - placed > 365 * US_PER_DAY) & ~authorized
+        zero = self.choose_mask(k, cfg.rates.zero_processed_at, eligible=legacy)
+        processed_text = pa.compute.strftime(_ts(processed), format="%Y-%m-%d %H:%M:%S").to_numpy(
+            zero_copy_only=False
+        )
+        processed_col = pa.array(
+            [
+                None if a else ("0000-00-00 00:00:00" if z else t)
+                for a, z, t in zip(authorized, zero, processed_text, strict=True)
+            ],
+            pa.string(),
+        )
+        self.register(
+            "payments",
+            pa.table(
+                {
+                    "payment_id": pa.array(np.arange(1, k + 1), pa.int64()),
+                    "order_id": pa.array(p_order + 1, pa.int64()),
+                    "method": _pick(names.PAYMENT_METHODS, method),
+                    "status": _pick(names.PAYMENT_STATUSES, status),
+                    "amount_c": self.order_total[p_order],
+                    "currency": _pick(names.CURRENCIES, self.order_currency[p_order]),
+                    "processed_at": processed_col,
+                    "updated_at": _ts(updated),
+                }
+            ),
+        )
+        self.db.execute(
+            f"""create table shop_payments as
+            select payment_id, order_id, method, status, {_money("amount_c")} as amount,
+                currency, processed_at, updated_at
+            from _payments_arrow"""
+        )
+        self.defects.append(Defect("zero_processed_at", "shop.payments", int(zero.sum()), k))
