@@ -1,0 +1,42 @@
+"""HubSpot's API semantics, apart from the HTTP server and the rate limiter: each endpoint
+answers a parsed request (method, path, query, JSON body) with HubSpot's JSON, or raises
+ApiError with HubSpot's error body."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .common import ApiError, _object_type
+from .crm import CrmApi
+from .marketing import MarketingApi
+
+__all__ = ["ApiError", "HubSpotApi"]
+
+
+class HubSpotApi(CrmApi, MarketingApi):
+    """Every endpoint, routed by HubSpot's paths."""
+
+    def route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        m = re.fullmatch(r"/crm/v3/objects/([^/]+)", path)
+        if m and method == "GET":
+            return self.list_objects(_object_type(m[1]), query)
+        m = re.fullmatch(r"/crm/v3/objects/([^/]+)/search", path)
+        if m and method == "POST":
+            return self.search_objects(_object_type(m[1]), body or {})
+        m = re.fullmatch(r"/crm/v3/objects/([^/]+)/(\d+)", path)
+        if m and method == "GET":
+            return self.read_object(_object_type(m[1]), int(m[2]), query)
+        m = re.fullmatch(r"/crm/v3/properties/([^/]+)", path)
+        if m and method == "GET":
+            return self.list_properties(_object_type(m[1]))
+        m = re.fullmatch(r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", path)
+        if m and method == "POST":
+            return self.batch_associations(_object_type(m[1]), _object_type(m[2]), body or {})
+        if path in ("/marketing/v3/campaigns", "/marketing/v3/campaigns/") and method == "GET":
+            return self.list_campaigns(query)
+        if path == "/marketing/v3/emails" and method == "GET":
+            return self.list_marketing_emails(query)
+        if path == "/email/public/v1/events" and method == "GET":
+            return self.list_email_events(query)
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"No route for {method} {path}")
