@@ -148,6 +148,30 @@ def _associations(
     return out
 
 
+def _search(
+    ctx: HubSpotContext,
+    crm: CrmObject,
+    properties: list[str],
+    filters: list[tuple[str, str, str]],
+    sort: str,
+) -> list[dict[str, Any]]:
+    """One page of the search API: the records matching every filter, ascending on `sort`.
+    Paging is by keyset in the filters (the callers'), never by HubSpot's offset."""
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": p, "operator": op, "value": v} for p, op, v in filters]}
+        ],
+        "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+        "properties": properties,
+        "limit": SEARCH_PAGE,
+        "after": "0",
+    }
+    page = check_response(
+        ctx.client.post(f"/crm/v3/objects/{crm.name}/search", json=body), f"search {crm.name}"
+    )
+    return list(page.get("results", []))
+
+
 def _search_pages(
     ctx: HubSpotContext, crm: CrmObject, properties: list[str], start_ms: int, end_ms: int
 ) -> Iterator[list[dict[str, Any]]]:
@@ -155,24 +179,13 @@ def _search_pages(
     cursor = start_ms
     seen_at_cursor: set[str] = set()
     while cursor < end_ms:
-        body = {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": crm.modified, "operator": "GTE", "value": str(cursor)},
-                        {"propertyName": crm.modified, "operator": "LT", "value": str(end_ms)},
-                    ]
-                }
-            ],
-            "sorts": [{"propertyName": crm.modified, "direction": "ASCENDING"}],
-            "properties": properties,
-            "limit": SEARCH_PAGE,
-            "after": "0",
-        }
-        page = check_response(
-            ctx.client.post(f"/crm/v3/objects/{crm.name}/search", json=body), f"search {crm.name}"
+        results = _search(
+            ctx,
+            crm,
+            properties,
+            [(crm.modified, "GTE", str(cursor)), (crm.modified, "LT", str(end_ms))],
+            crm.modified,
         )
-        results = page.get("results", [])
         if not results:
             return
         fresh = [
@@ -206,24 +219,13 @@ def _search_one_ms(
 ) -> Iterator[list[dict[str, Any]]]:
     after_id = "0"
     while True:
-        body = {
-            "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": crm.modified, "operator": "EQ", "value": str(ms)},
-                        {"propertyName": "hs_object_id", "operator": "GT", "value": after_id},
-                    ]
-                }
-            ],
-            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-            "properties": properties,
-            "limit": SEARCH_PAGE,
-            "after": "0",
-        }
-        page = check_response(
-            ctx.client.post(f"/crm/v3/objects/{crm.name}/search", json=body), f"search {crm.name}"
+        results = _search(
+            ctx,
+            crm,
+            properties,
+            [(crm.modified, "EQ", str(ms)), ("hs_object_id", "GT", after_id)],
+            "hs_object_id",
         )
-        results = page.get("results", [])
         fresh = [r for r in results if r["id"] not in seen]
         if fresh:
             yield fresh

@@ -12,6 +12,7 @@ import pyarrow as pa
 from dlt.common.configuration.specs import ConnectionStringCredentials
 
 from ..errors import LoaderError
+from ..timestamps import utc_text
 from ..types import SourceColumn
 
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -119,9 +120,9 @@ class SqlReader(ABC):
     @abstractmethod
     def quote(self, ident: str) -> str: ...
 
-    @abstractmethod
     def timestamp_literal(self, us: int) -> str:
         """A literal comparable with the cursor column, for microseconds since the epoch (UTC)."""
+        return f"'{utc_text(us)}'"
 
     @abstractmethod
     def read(self, sql: str) -> Iterator[pa.Table]:

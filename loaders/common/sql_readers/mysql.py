@@ -10,7 +10,6 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import LoaderError, TransientLoaderError
-from ..timestamps import utc_text
 from ..types import SourceColumn
 from .base import (
     ANY_ZERO,
@@ -148,9 +147,6 @@ class MySQLReader(SqlReader):
 
     def quote(self, ident: str) -> str:
         return f"`{ident}`"
-
-    def timestamp_literal(self, us: int) -> str:
-        return f"'{utc_text(us)}'"
 
     def select_list(
         self, columns: Sequence[SourceColumn], rewrite: Mapping[str, str] | None = None

@@ -13,7 +13,6 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import LoaderError
-from ..timestamps import utc_text
 from ..types import SourceColumn
 from .base import (
     MAX_DECIMAL_DIGITS,
@@ -70,9 +69,6 @@ class SQLiteReader(SqlReader):
 
     def quote(self, ident: str) -> str:
         return '"' + ident.replace('"', '""') + '"'
-
-    def timestamp_literal(self, us: int) -> str:
-        return f"'{utc_text(us)}'"
 
     def key_range(self, expression: str, size: int) -> str:
         return f"({expression} / {size})"  # integer division: SQLite has no floor() everywhere
