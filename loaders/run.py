@@ -20,6 +20,7 @@ DESTINATION__SNOWFLAKE__CREDENTIALS__*.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -31,17 +32,16 @@ from .common.report import print_summary, write_audit
 from .common.runner import Interrupted, is_interrupt, run_sql_source
 from .common.types import SqlSourceSpec, TableMetrics, emit
 
+# The sources, in the order `--source all` runs them. A SQL source is a package loaders/<name>
+# declaring `SOURCE = SqlSourceSpec(...)` (README, "Adding a source table or a source").
 SOURCES = ["shop", "catalog", "hubspot"]
 
 
 def sql_source(name: str) -> SqlSourceSpec:
-    if name == "shop":
-        from .shop import SOURCE as SHOP
-
-        return SHOP
-    from .catalog import SOURCE as CATALOG
-
-    return CATALOG
+    spec = importlib.import_module(f"{__package__}.{name}").SOURCE
+    if not isinstance(spec, SqlSourceSpec):
+        raise LoaderError(f"{name}: loaders.{name}.SOURCE is not a SqlSourceSpec")
+    return spec
 
 
 def _runner(name: str) -> Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]:
