@@ -116,6 +116,29 @@ def test_missing_setting(
     assert _raw_tables(wh) == []
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mysql+pymysql://root:s3cret-pw@127.0.0.1:notaport/shop",  # pragma: allowlist secret
+            "shop: the credentials are not a database URL like driver://",
+        ),
+        ("oracle://root@127.0.0.1/shop", "shop: unsupported credentials URL scheme 'oracle'"),
+    ],
+)
+def test_malformed_credentials_are_named(
+    world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse], url: str, expected: str
+) -> None:
+    wh = make_warehouse(world)
+    wh.env["SOURCES__SHOP__CREDENTIALS"] = url
+    result = wh.run("--source", "shop")
+    assert result.returncode == 1
+    (line,) = _error_lines(result)
+    assert line.startswith(f"loaders: {expected}"), line
+    assert "s3cret-pw" not in result.output and "Traceback" not in result.output
+    assert _raw_tables(wh) == []
+
+
 def test_unknown_table_name(
     world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse]
 ) -> None:

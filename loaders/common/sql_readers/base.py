@@ -37,14 +37,16 @@ class ConnInfo:
         style: driver part optional, password percent-encoded, `?host=` for a socket)."""
         try:
             creds = ConnectionStringCredentials(url)
-        except Exception:
-            creds = None
-        drivername = creds.drivername if creds else url.split(":", 1)[0]
-        scheme = drivername.split("+", 1)[0].replace("mariadb", "mysql")
-        scheme = "postgresql" if scheme.startswith("postgres") else scheme
-        if creds is None or scheme not in ("mysql", "postgresql", "sqlite"):
+        except Exception:  # its message would not name the source; the URL holds a password
             raise LoaderError(
-                f"{source}: unsupported credentials URL scheme {drivername!r}; "
+                f"{source}: the credentials are not a database URL like "
+                "driver://user@host:port/database (check the port and the escaping)"
+            ) from None
+        scheme = creds.drivername.split("+", 1)[0].replace("mariadb", "mysql")
+        scheme = "postgresql" if scheme.startswith("postgres") else scheme
+        if scheme not in ("mysql", "postgresql", "sqlite"):
+            raise LoaderError(
+                f"{source}: unsupported credentials URL scheme {creds.drivername!r}; "
                 "use mysql+pymysql://, postgresql:// or sqlite:///"
             )
         query = {k: v if isinstance(v, str) else v[-1] for k, v in (creds.query or {}).items()}
