@@ -8,6 +8,7 @@ queries at once in one database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -20,11 +21,21 @@ def duckdb_path() -> str:
     return str(Path(path).resolve())
 
 
+def duckdb_temp_dir() -> str:
+    """Where DuckDB spills past its memory limit: SHOPSPHERE_DUCKDB_TEMP_DIR, else beside the
+    warehouse file (`<file>.tmp`, DuckDB's own default), created so that a run from any folder
+    can spill."""
+    path = Path(os.environ.get("SHOPSPHERE_DUCKDB_TEMP_DIR") or duckdb_path() + ".tmp").resolve()
+    with contextlib.suppress(OSError):  # a read-only place: DuckDB names it if it must spill
+        path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 def duckdb_settings() -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB's global settings for a session on the warehouse (profiles.yml has the same)."""
     return {
         "memory_limit": os.environ.get("SHOPSPHERE_DUCKDB_MEMORY_LIMIT", "640MB"),
         "threads": int(os.environ.get("SHOPSPHERE_DUCKDB_THREADS", "2")),
-        "temp_directory": os.environ.get("SHOPSPHERE_DUCKDB_TEMP_DIR", "data/duckdb_tmp"),
+        "temp_directory": duckdb_temp_dir(),
         "preserve_insertion_order": False,
     }
