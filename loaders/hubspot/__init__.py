@@ -66,8 +66,10 @@ def run_hubspot(
             events_lag_ms=int(setting("events_lag_seconds", 3600) * 1000),
         )
         resources = [RESOURCES[t](ctx) for t in names]
-        if full_refresh:  # the whole portal again, swapped in atomically: records gone go too
-            for resource in resources:
+        # A full refresh (the whole portal again, swapped in atomically: records gone go too)
+        # and a first load write their tables whole; later runs merge what changed.
+        for resource in resources:
+            if ctx.replaces(resource.name):
                 resource.apply_hints(write_disposition="replace")
         results = recovered + load_resources(
             pipeline, "hubspot", resources, metrics, raw, atomic_replace=full_refresh

@@ -9,7 +9,8 @@
 - archived records: a pass over `archived=true` every run; they land with `archived = true`
   and `archived_at`, never left as live.
 Rows whose version raw already holds (same id and updated time) are skipped, so a run with no
-change loads nothing. Every table merges on its primary key.
+change loads nothing. A first load or a full refresh writes a table whole, each key once;
+later runs merge on the primary key.
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
             for records in _list_pages(ctx, obj, properties, archived=False):
                 rows = [_crm_row(r, _inline_associations(r), crm.associations) for r in records]
                 metrics.rows_extracted += len(rows)
+                rows = ctx.first_seen(obj, rows, ("id",))
                 metrics.rows_loaded += len(rows)
                 done += len(rows)
                 ctx.progress.update("hubspot", obj, metrics.mode, done, None, started)
@@ -309,6 +311,7 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
                 for r in records
                 if full or f"{r['id']}|{to_ms(r.get('archivedAt'))}" not in known_archived
             ]
+            rows = ctx.first_seen(obj, rows, ("id",))
             if rows:
                 metrics.rows_loaded += len(rows)
                 metrics.rows_deleted += len(rows)

@@ -72,6 +72,7 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
                 for c in page
                 if f"{c['id']}|{to_ms(c.get('updatedAt'))}" not in known
             ]
+            rows = ctx.first_seen("campaigns", rows, ("id",))
             metrics.rows_loaded += len(rows)
             if rows:
                 yield rows
@@ -156,6 +157,7 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
                         "updated_at": parse_iso(e.get("updatedAt")),
                     }
                 )
+            rows = ctx.first_seen("marketing_emails", rows, ("id",))
             metrics.rows_loaded += len(rows)
             if rows:
                 yield rows
@@ -203,6 +205,7 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
         for page in _unless_missing_scope(ctx, "email_events", pages):
             metrics.rows_extracted += len(page)
             rows = [e for e in page if f"{e['id']}|{e['created']}" not in known]
+            rows = ctx.first_seen("email_events", rows, ("id", "created"))
             metrics.rows_loaded += len(rows)
             done += len(rows)
             ctx.progress.update("hubspot", "email_events", metrics.mode, done, None, started)

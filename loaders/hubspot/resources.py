@@ -3,7 +3,8 @@
 CRM objects (contacts, companies, deals) are read by `loaders.hubspot.crm`; campaigns,
 marketing emails and email events by `loaders.hubspot.marketing`; both share the run's
 context (`loaders.hubspot.context`). Rows whose version raw already holds (same id and updated
-time) are skipped, so a run with no change loads nothing. Every table merges on its primary key.
+time) are skipped, so a run with no change loads nothing. A first load or a full refresh
+writes a table whole, each key once; later runs merge on the primary key.
 """
 
 from __future__ import annotations

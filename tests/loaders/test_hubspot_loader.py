@@ -209,3 +209,39 @@ def test_killed_mid_load_then_rerun_leaves_no_duplicates(
             assert wh.sql(
                 f"select count(*) = count(distinct ({key})) from raw_hubspot.{table}"
             ) == [(True,)]
+
+
+def test_a_first_load_writes_each_table_whole_and_each_event_once(
+    make_portal: Callable[..., Portal],
+) -> None:
+    """A first load writes its tables whole, not through a merge: dlt's merge deduplicates the
+    staged rows with a window over all of them, which exhausted DuckDB's memory limit at 2.4M
+    email events. An event the API lists twice still lands once."""
+    import sqlite3
+
+    portal = make_portal(orders=3_000)
+    columns = "created, id, type, recipient, email_campaign_id, sent_by_id, sent_by_created, bounce_category"
+    with sqlite3.connect(portal.store.path) as con:
+        listed_twice = con.execute(
+            f"insert into email_events ({columns}) select {columns} from email_events where seq % 40 = 0"
+        ).rowcount
+        (events,) = con.execute(
+            "select count(distinct id || ':' || created) from email_events"
+        ).fetchone()
+    assert listed_twice > 0
+    portal.warehouse.load("--source", "hubspot")
+    wh = portal.warehouse
+    assert wh.sql(
+        "select count(*), count(distinct (id, created)) from raw_hubspot.email_events"
+    ) == [(events, events)]
+    assert _audit(portal)["email_events"]["rows_loaded"] == events
+    # Nothing was staged for a merge.
+    assert wh.sql(
+        "select count(*) from information_schema.tables where table_schema = 'raw_hubspot_staging'"
+    ) == [(0,)]
+    # Later runs merge what changed, and still hold each event once.
+    apply_hubspot_change(portal.store, seed=5, number=1, fraction=0.05)
+    wh.load("--source", "hubspot")
+    assert wh.sql(
+        "select count(*) = count(distinct (id, created)) from raw_hubspot.email_events"
+    ) == [(True,)]
