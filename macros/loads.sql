@@ -21,6 +21,13 @@
     )
 {%- endmacro %}
 
+{# The columns every staging model ends with: the load that wrote the row, when, and the build. #}
+{% macro load_columns() -%}
+    _dlt_load_id as _load_id,
+    {{ load_timestamp() }} as _loaded_at,
+    {{ built_at() }} as _built_at
+{%- endmacro %}
+
 {# When dlt wrote the row: the load id is the load's start, in epoch seconds. #}
 {% macro load_timestamp(column='_dlt_load_id') -%}
     {{ epoch_seconds_to_timestamp('cast(' ~ column ~ ' as double)') }}

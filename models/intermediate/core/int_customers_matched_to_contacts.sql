@@ -53,9 +53,8 @@ final as (
     select
         customers.customer_id,
         customers.email_normalized,
-        -- The marts' key for the person (as int_customers_pseudonymized's): no mart reads the
-        -- email itself.
-        {{ hash_pii('customers.identity_email') }} as email_key,
+        -- The marts' key for the person: no mart reads the email itself.
+        {{ email_key('customers.email_normalized', 'customers.has_valid_email') }} as email_key,
         customers.has_valid_email,
         customers.country_code,
         customers.is_marketing_opted_in,

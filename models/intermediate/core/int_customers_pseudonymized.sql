@@ -20,7 +20,7 @@ final as (
 
     select
         customer_id,
-        case when has_valid_email then {{ hash_pii('email_normalized') }} end as email_key,
+        {{ email_key() }} as email_key,
         country_code,
         is_marketing_opted_in,
         is_deleted,

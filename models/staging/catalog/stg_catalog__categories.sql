@@ -19,9 +19,7 @@ renamed as (
         parent_category_id,
         name as category_name,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

@@ -25,9 +25,7 @@ renamed as (
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         {{ uncastable_columns({'quantity_on_hand': 'integer', 'quantity_reserved': 'integer'}) }}
             as _uncastable_columns,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

@@ -32,9 +32,7 @@ renamed as (
             'category_id': 'integer', 'list_price': 'decimal(12, 2)',
             'cost_price': 'decimal(12, 2)'}) }}
             as _uncastable_columns,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

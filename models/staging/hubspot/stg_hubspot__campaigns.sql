@@ -26,9 +26,7 @@ renamed as (
         hs_currency_code as currency_code,
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

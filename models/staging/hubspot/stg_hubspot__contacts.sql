@@ -17,8 +17,7 @@ renamed as (
     select
         id as contact_id,
         email,
-        lower(trim(email)) as email_normalized,
-        {{ is_valid_email('lower(trim(email))') }} as has_valid_email,
+        {{ email_columns('email') }},
         nullif(trim(firstname), '') as first_name,
         nullif(trim(lastname), '') as last_name,
         nullif(trim(phone), '') as phone,
@@ -29,9 +28,7 @@ renamed as (
         {{ iso_to_timestamp('createdate') }} as created_at,
         {{ iso_to_timestamp('lastmodifieddate') }} as updated_at,
         {{ to_utc_timestamp('archived_at') }} as archived_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

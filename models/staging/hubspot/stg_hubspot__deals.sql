@@ -27,9 +27,7 @@ renamed as (
         {{ iso_to_timestamp('createdate') }} as created_at,
         {{ iso_to_timestamp('hs_lastmodifieddate') }} as updated_at,
         {{ to_utc_timestamp('archived_at') }} as archived_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

@@ -24,9 +24,7 @@ renamed as (
         lower(type) = 'statuschange' and upper(portal_subscription_status) = 'UNSUBSCRIBED' as is_unsubscribe,
         created as occurred_at_epoch_ms,
         {{ epoch_ms_to_timestamp('created') }} as occurred_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

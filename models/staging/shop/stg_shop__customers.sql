@@ -17,8 +17,7 @@ renamed as (
     select
         customer_id,
         email,
-        lower(trim(email)) as email_normalized,
-        {{ is_valid_email('lower(trim(email))') }} as has_valid_email,
+        {{ email_columns('email') }},
         nullif(trim(first_name), '') as first_name,
         nullif(trim(last_name), '') as last_name,
         nullif(trim(phone), '') as phone,
@@ -29,9 +28,7 @@ renamed as (
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         {{ to_utc_timestamp('deleted_at') }} as deleted_at,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

@@ -27,9 +27,7 @@ renamed as (
             'product_id': 'bigint', 'quantity': 'integer',
             'unit_price': 'decimal(12, 2)', 'discount_amount': 'decimal(12, 2)'}) }}
             as _uncastable_columns,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

@@ -40,9 +40,7 @@ renamed as (
             'discount_amount': 'decimal(12, 2)', 'shipping_amount': 'decimal(12, 2)',
             'tax_amount': 'decimal(12, 2)', 'total_amount': 'decimal(12, 2)'}) }}
             as _uncastable_columns,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 

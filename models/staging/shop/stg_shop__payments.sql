@@ -26,9 +26,7 @@ renamed as (
         processed_at is null and status != 'authorized' as is_missing_processed_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         {{ uncastable_columns({'amount': 'decimal(12, 2)'}) }} as _uncastable_columns,
-        _dlt_load_id as _load_id,
-        {{ load_timestamp() }} as _loaded_at,
-        {{ built_at() }} as _built_at
+        {{ load_columns() }}
 
     from source
 
