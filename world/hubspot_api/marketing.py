@@ -78,11 +78,21 @@ class MarketingApi(Endpoints):
     def list_email_events(self, query: dict[str, list[str]]) -> dict[str, Any]:
         limit = min(1000, max(1, int(_one(query, "limit", "100"))))
         where, params = ["1 = 1"], []
-        for name, op in (("startTimestamp", ">="), ("endTimestamp", "<")):
-            value = _one(query, name, "")
-            if value:
-                where.append(f"created {op} ?")
-                params.append(int(value))
+        # The offset token is the position (created, seq) of the last event returned: newest
+        # first. The page's upper bound on `created` (the end's, or the offset's) is one range,
+        # so that SQLite starts its index walk there, not at the newest event (a page cost
+        # O(events before it): a 2.4M-event walk took 370 s).
+        offset = _one(query, "offset", "")
+        after = tuple(int(v) for v in offset.split(":", 1)) if offset else None
+        end = _one(query, "endTimestamp", "")
+        bounds = ([int(end)] if end else []) + ([after[0] + 1] if after else [])
+        if bounds:
+            where.append("created < ?")
+            params.append(min(bounds))
+        start = _one(query, "startTimestamp", "")
+        if start:
+            where.append("created >= ?")
+            params.append(int(start))
         for name, col in (
             ("eventType", "type"),
             ("campaignId", "email_campaign_id"),
@@ -92,12 +102,9 @@ class MarketingApi(Endpoints):
             if value:
                 where.append(f"{col} = ?")
                 params.append(value.upper() if name == "eventType" else value)
-        # The offset token is the position (created, seq) of the last event returned: newest first.
-        offset = _one(query, "offset", "")
-        if offset:
-            created_s, seq_s = offset.split(":", 1)
+        if after:
             where.append("(created < ? or (created = ? and seq < ?))")
-            params += [int(created_s), int(created_s), int(seq_s)]
+            params += [after[0], after[0], after[1]]
         rows = (
             self.conn()
             .execute(
