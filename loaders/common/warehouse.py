@@ -2,7 +2,7 @@
 
 The dbt profile (profiles.yml, `config_options`) reads the same environment variables, so that
 the loaders, dbt and the reports are bounded alike: DuckDB's buffer manager stays under
-`memory_limit` and spills to `temp_directory` past it. dbt's default limit is 1GB: it runs two
+`memory_limit` and spills to `temp_directory` past it. dbt's default limit is 1500MB: it runs two
 queries at once in one database.
 """
 
