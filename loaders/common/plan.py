@@ -15,7 +15,7 @@ from .sql_table import dlt_type_of
 from .types import SourceColumn, TablePlan, TableSpec, emit
 
 
-def _resource_state(pipeline: dlt.Pipeline, source: str, table: str) -> dict[str, Any]:
+def resource_state(pipeline: dlt.Pipeline, source: str, table: str) -> dict[str, Any]:
     state: dict[str, Any] = pipeline.state.get("sources", {}).get(source, {})
     resources: dict[str, Any] = state.get("resources", {})
     return dict(resources.get(table, {}))
@@ -27,14 +27,18 @@ def plan_table(
     spec: TableSpec,
     columns: list[SourceColumn],
     full_refresh: bool,
+    capture: str = "cursor",
 ) -> TablePlan:
     """Decide how a table lands this run; LoaderError if its schema changed in a lossy way.
+
+    In stream mode a table is loaded incrementally once a copy stored the stream's position; a
+    table the cursor loaded until now is copied once more to get one.
 
     A table raw already holds is reloaded through staging and swapped in one transaction
     (`atomic`), so readers see the previous complete data until the new load completes. A
     `--full-refresh` after a column type changed converts that raw column first (`retype`).
     """
-    state = _resource_state(pipeline, source, spec.name)
+    state = resource_state(pipeline, source, spec.name)
     stored = stored_columns(pipeline, spec.name)
     exists = stored is not None
     changed = _changed_types(stored or {}, columns)
@@ -44,6 +48,8 @@ def plan_table(
         )
     if stored is None or "cursor_us" not in state:
         return TablePlan(spec, columns, "full", "first load", atomic=exists)
+    if capture == "stream" and "stream" not in state:
+        return TablePlan(spec, columns, "full", "first load from the stream", atomic=True)
     if changed:
         raise LoaderError(
             f"{source}.{spec.name}: column type changed in the source: {'; '.join(changed.values())}. "

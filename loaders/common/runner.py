@@ -10,6 +10,7 @@ pipeline). The layers below are called downward only: `plan` (how each table lan
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from dlt.common.exceptions import SignalReceivedException
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from .capture import merged, open_stream, resync_lost
 from .deletes import DeleteContext, RawAccess
 from .errors import LoaderError, is_transient
 from .locks import source_lock, warehouse_lock
@@ -30,10 +32,12 @@ from .pipeline import (
     root_message,
     secret,
 )
-from .plan import plan_table, retype_raw_columns
+from .plan import plan_table, resource_state, retype_raw_columns
 from .privacy import suppression_maps
 from .sql_readers import ColumnTypeError, SqlReader, open_reader
 from .sql_table import sql_table_resource
+from .stream_table import stream_table_resource
+from .streams.base import ChangeStream
 from .types import Progress, SourceColumn, SqlSourceSpec, TableMetrics, TablePlan, TableSpec, emit
 
 
@@ -212,17 +216,21 @@ def run_sql_source(
         lag_seconds = float(dlt.config.get(f"sources.{spec.name}.cursor_lag_seconds") or 300)
     if chunk_rows is None:
         chunk_rows = int(dlt.config.get(f"sources.{spec.name}.chunk_rows") or 250_000)
+    stream: ChangeStream | None = None
     try:
         reader.check()
+        stream = open_stream(spec, url, names)
         with (
             source_lock(pipelines_dir(), spec.name, destination),
             warehouse_lock(destination, f"{spec.name} load"),
         ):
             return _run_sql_tables(
-                spec, reader, selected, full_refresh, destination, lag_seconds, chunk_rows
+                spec, reader, selected, full_refresh, destination, lag_seconds, chunk_rows, stream
             )
     finally:
         reader.close()
+        if stream is not None:
+            stream.close()
 
 
 def _run_sql_tables(
@@ -233,6 +241,7 @@ def _run_sql_tables(
     destination: str,
     lag_seconds: float,
     chunk_rows: int,
+    stream: ChangeStream | None,
 ) -> list[TableMetrics]:
     results: list[TableMetrics] = []
     columns: dict[str, list[SourceColumn]] = {}
@@ -244,22 +253,60 @@ def _run_sql_tables(
             emit(f"  {exc}")
     pipeline, recovered = open_pipeline(spec.name, destination, spec.dataset, spec.tables)
     results = recovered + results
+    capture = "cursor" if stream is None else "stream"
     plans: list[TablePlan] = []
     for t in selected:
         if t.name not in columns:
             continue
         try:
-            plans.append(plan_table(pipeline, spec.name, t, columns[t.name], full_refresh))
+            plans.append(plan_table(pipeline, spec.name, t, columns[t.name], full_refresh, capture))
         except LoaderError as exc:
             results.append(TableMetrics(spec.name, t.name, "stopped", error=str(exc)))
             emit(f"  {exc}")
+    if stream is not None:
+        states = {p.spec.name: resource_state(pipeline, spec.name, p.spec.name) for p in plans}
+        plans, stopped = resync_lost(stream, plans, states)
+        results += stopped
     if not plans:
         return results
     for p in plans:
         if p.retype and p.atomic:
             retype_raw_columns(pipeline, spec.name, p)
+    for p in plans:
+        emit(f"  {spec.name}.{p.spec.name}: {p.mode}" + (f" ({p.reason})" if p.reason else ""))
+    copies = plans if stream is None else [p for p in plans if p.mode != "incremental"]
+    # In stream mode the position is taken before any copy: replaying from it finishes the copy.
+    start = stream.prepare() if stream is not None and copies else None
+    copied: dict[str, TableMetrics] = {}
+    if copies:
+        copied = {
+            m.table: m
+            for m in _load_copies(
+                spec, reader, pipeline, copies, columns, lag_seconds, chunk_rows, start
+            )
+        }
+    if stream is None:
+        return results + list(copied.values())
+    live = [p for p in plans if p.spec.name not in copied or not copied[p.spec.name].error]
+    streamed = {m.table: m for m in _load_stream(spec, reader, pipeline, live, stream)}
+    return results + [merged(copied.get(p.spec.name), streamed.get(p.spec.name)) for p in plans]
+
+
+def _load_copies(
+    spec: SqlSourceSpec,
+    reader: SqlReader,
+    pipeline: dlt.Pipeline,
+    plans: Sequence[TablePlan],
+    columns: dict[str, list[SourceColumn]],
+    lag_seconds: float,
+    chunk_rows: int,
+    stream_position: dict[str, Any] | None,
+) -> list[TableMetrics]:
+    """Read the tables from the source (full, backfill, or incremental by the cursor)."""
+    capture = "cursor" if stream_position is None else "stream"
     metrics = {
-        p.spec.name: TableMetrics(spec.name, p.spec.name, p.mode, note=p.reason) for p in plans
+        p.spec.name: TableMetrics(spec.name, p.spec.name, p.mode, note=p.reason, capture=capture)
+        for p in plans
     }
     raw = RawAccess(pipeline, existing_tables(pipeline, spec.tables))
     deletes = DeleteContext(
@@ -272,11 +319,59 @@ def _run_sql_tables(
     progress = Progress(emit)
     resources = [
         sql_table_resource(
-            spec.name, reader, p, deletes, metrics[p.spec.name], progress, lag_seconds, chunk_rows
+            spec.name,
+            reader,
+            p,
+            deletes,
+            metrics[p.spec.name],
+            progress,
+            lag_seconds,
+            chunk_rows,
+            stream_position,
         )
         for p in plans
     ]
-    for p in plans:
-        emit(f"  {spec.name}.{p.spec.name}: {p.mode}" + (f" ({p.reason})" if p.reason else ""))
     atomic = any(p.atomic for p in plans)
-    return results + load_resources(pipeline, spec.name, resources, metrics, raw, atomic)
+    return load_resources(pipeline, spec.name, resources, metrics, raw, atomic)
+
+
+def _load_stream(
+    spec: SqlSourceSpec,
+    reader: SqlReader,
+    pipeline: dlt.Pipeline,
+    plans: Sequence[TablePlan],
+    stream: ChangeStream,
+) -> list[TableMetrics]:
+    """Merge each table's changes from its stored position to the server's end, in one load
+    package with the new position; the server may release the stream once raw committed it."""
+    if not plans:
+        return []
+    started = time.perf_counter()
+    since = {p.spec.name: resource_state(pipeline, spec.name, p.spec.name)["stream"] for p in plans}
+    metrics = {
+        p.spec.name: TableMetrics(spec.name, p.spec.name, "incremental", capture="stream")
+        for p in plans
+    }
+    try:
+        changes, end = stream.read(since, {p.spec.name: p.spec.primary_key for p in plans})
+    except LoaderError as exc:
+        for m in metrics.values():
+            m.error, m.transient = str(exc), is_transient(exc)
+        return list(metrics.values())
+    read_seconds = time.perf_counter() - started
+    raw = RawAccess(pipeline, existing_tables(pipeline, spec.tables))
+    as_text = stream.text_values
+    resources = [
+        stream_table_resource(
+            spec.name, p, changes[p.spec.name], end, metrics[p.spec.name], raw, reader, as_text
+        )
+        for p in plans
+    ]
+    results = load_resources(pipeline, spec.name, resources, metrics, raw, atomic_replace=False)
+    if not any(m.error for m in results):
+        stream.confirm(end)
+    health = stream.health(end)
+    for m in results:
+        m.extract_seconds += read_seconds / len(results)
+        m.stream = health
+    return results

@@ -46,7 +46,7 @@ def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "|")
 
 
-def _column_hints(
+def column_hints(
     columns: Sequence[SourceColumn], spec: TableSpec, merge: bool
 ) -> list[TColumnSchema]:
     hints: list[TColumnSchema] = []
@@ -139,8 +139,10 @@ def sql_table_resource(
     progress: Progress,
     lag_seconds: float,
     chunk_rows: int,
+    stream_position: dict[str, Any] | None = None,
 ) -> Any:
-    """The dlt resource that lands one table according to its plan."""
+    """The dlt resource that lands one table according to its plan; a copy in stream mode
+    stores the stream's position taken before it (`stream_position`)."""
     spec = plan.spec
     contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
     disposition: Any = (
@@ -154,7 +156,7 @@ def sql_table_resource(
         table_name=spec.name,
         primary_key=list(spec.primary_key),
         write_disposition=disposition,
-        columns=_column_hints(plan.columns, spec, merge=plan.mode == "incremental"),
+        columns=column_hints(plan.columns, spec, merge=plan.mode == "incremental"),
         schema_contract=contract,
     )
     def rows() -> Iterator[pa.Table]:
@@ -253,6 +255,10 @@ def sql_table_resource(
             state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
         else:  # an empty table: later rows are all new, read incrementally from the start
             state.setdefault("cursor_us", 0)
+        if stream_position is not None:
+            state["stream"] = dict(stream_position)
+        else:  # read by the cursor: a stream position kept would hold a slot's WAL back
+            state.pop("stream", None)
         metrics.extract_seconds += time.perf_counter() - started
 
     return rows

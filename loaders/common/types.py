@@ -79,6 +79,22 @@ class TablePlan:
 
 
 @dataclasses.dataclass
+class StreamHealth:
+    """Where a source's stream stands, for the audit, the assets' metadata and the alerts."""
+
+    source: str
+    capture: str
+    position: str = ""
+    server_end: str = ""
+    lag_bytes: int | None = None  # stream the server holds past the stored position
+    lag_seconds: float | None = None  # age of the newest change the stream had not delivered
+    held_bytes: int | None = None  # WAL a PostgreSQL slot keeps the server from recycling
+    margin_bytes: int | None = None  # binlog between the server's oldest and the position
+    lost: str = ""  # what was lost, when the stored position could not be read
+    note: str = ""
+
+
+@dataclasses.dataclass
 class TableMetrics:
     """What a run did to one table: rows, seconds, and the error if it failed."""
 
@@ -96,6 +112,8 @@ class TableMetrics:
     interrupted: bool = False  # stopped by a signal; the next run finishes what was extracted
     transient: bool = False  # the failure should pass if retried later (errors.is_transient)
     load_id: str | None = None  # dlt's load package that carried the table's rows
+    capture: str = "cursor"  # how changes were found: cursor (updated_at, key scans) or stream
+    stream: StreamHealth | None = None  # the source's stream after the run, in stream mode
 
     @property
     def status(self) -> str:
