@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.stream_servers",
     "tests.fixtures.worlds",
     "tests.fixtures.loading",
     "tests.fixtures.hubspot",
