@@ -27,7 +27,7 @@ import dlt
 from .errors import LoaderError
 from .sql_readers import ConnInfo
 from .streams.base import ChangeStream
-from .types import SqlSourceSpec, TableMetrics, TablePlan, emit
+from .types import SqlSourceSpec, StreamHealth, TableMetrics, TablePlan, emit
 
 CAPTURE_MODES = ("stream", "cursor")
 LOST_POLICIES = ("resync", "fail")
@@ -115,6 +115,8 @@ def resync_lost(
                     + ("resyncing from a fresh copy" if policy == "resync" else "stopping")
                 )
         lost = verdicts[marker]
+        if lost:
+            stream.lost_reason = lost
         if not lost:
             kept.append(p)
         elif policy == "fail":
@@ -124,6 +126,7 @@ def resync_lost(
                     p.spec.name,
                     "stopped",
                     capture="stream",
+                    stream=StreamHealth(stream.source, "stream", lost=lost),
                     error=f"{stream.source}.{p.spec.name}: the stream's position is lost ({lost}); "
                     f"run with --full-refresh, or set on_lost_position = resync",
                 )

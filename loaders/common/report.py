@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from .locks import warehouse_lock
 from .pipeline import make_pipeline
@@ -31,6 +32,21 @@ AUDIT_COLUMNS: dict[str, str] = {
     "status": "varchar",
     "error_message": "varchar",
     "note": "varchar",
+    "capture": "varchar",  # cursor (updated_at, key scans) or stream (binlog, logical replication)
+}
+# Columns added after the table's first release: an older warehouse gets them on its next run.
+ADDED_COLUMNS = ("capture",)
+# One row per source read from its change stream and run: where the stream stands.
+STREAM_COLUMNS: dict[str, str] = {
+    "run_id": "varchar",
+    "checked_at": "timestamp",
+    "source_name": "varchar",
+    "stream_position": "varchar",
+    "server_end": "varchar",
+    "lag_bytes": "bigint",
+    "held_bytes": "bigint",
+    "margin_bytes": "bigint",
+    "lost": "varchar",
 }
 _TIMESTAMP = {"duckdb": "timestamp with time zone", "snowflake": "timestamp_tz"}
 
@@ -83,31 +99,62 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
             "status": r.status,
             "error_message": r.error,
             "note": r.note or None,
+            "capture": r.capture,
         }
         for r in results
+    ]
+    streams = {r.source: r.stream for r in results if r.stream is not None}
+    stream_rows = [
+        {
+            "run_id": run_id,
+            "checked_at": finished,
+            "source_name": source,
+            "stream_position": h.position or None,
+            "server_end": h.server_end or None,
+            "lag_bytes": h.lag_bytes,
+            "held_bytes": h.held_bytes,
+            "margin_bytes": h.margin_bytes,
+            "lost": h.lost or None,
+        }
+        for source, h in streams.items()
     ]
     try:
         pipeline = make_pipeline("audit", destination, AUDIT_DATASET)
         with warehouse_lock(destination, "loader audit"), pipeline.sql_client() as client:
             if not client.has_dataset():
                 client.create_dataset()
-            table = client.make_qualified_table_name("load_runs")
-            ts = _TIMESTAMP.get(destination, "timestamp")
-            cols = ", ".join(
-                f"{client.escape_column_name(c)} {ts if t == 'timestamp' else t}"
-                for c, t in AUDIT_COLUMNS.items()
-            )
-            client.execute_sql(f"create table if not exists {table} ({cols})")
-
-            # Bound parameters (%s on every dlt SQL client): no literal quoting of our own.
-            names = ", ".join(client.escape_column_name(c) for c in AUDIT_COLUMNS)
-            row_marks = "(" + ", ".join(["%s"] * len(AUDIT_COLUMNS)) + ")"
-            client.execute_sql(
-                f"insert into {table} ({names}) values " + ", ".join([row_marks] * len(rows)),
-                *[r[c] for r in rows for c in AUDIT_COLUMNS],
-            )
+            _append(client, "load_runs", AUDIT_COLUMNS, rows, destination)
+            if stream_rows:
+                _append(client, "stream_positions", STREAM_COLUMNS, stream_rows, destination)
     except Exception as exc:
         emit(
             f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
         )
     return run_id
+
+
+def _append(
+    client: Any,
+    name: str,
+    columns: dict[str, str],
+    rows: Sequence[dict[str, Any]],
+    destination: str,
+) -> None:
+    """Create the audit table if needed (adding columns an older one lacks), append the rows."""
+    table = client.make_qualified_table_name(name)
+    ts = _TIMESTAMP.get(destination, "timestamp")
+    types = {c: ts if t == "timestamp" else t for c, t in columns.items()}
+    cols = ", ".join(f"{client.escape_column_name(c)} {t}" for c, t in types.items())
+    client.execute_sql(f"create table if not exists {table} ({cols})")
+    for c in ADDED_COLUMNS:
+        if c in types:
+            client.execute_sql(
+                f"alter table {table} add column if not exists {client.escape_column_name(c)} {types[c]}"
+            )
+    # Bound parameters (%s on every dlt SQL client): no literal quoting of our own.
+    names = ", ".join(client.escape_column_name(c) for c in columns)
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    client.execute_sql(
+        f"insert into {table} ({names}) values " + ", ".join([row_marks] * len(rows)),
+        *[r[c] for r in rows for c in columns],
+    )

@@ -371,6 +371,7 @@ def _load_stream(
     if not any(m.error for m in results):
         stream.confirm(end)
     health = stream.health(end)
+    health.lost = stream.lost_reason
     for m in results:
         m.extract_seconds += read_seconds / len(results)
         m.stream = health

@@ -87,7 +87,6 @@ class StreamHealth:
     position: str = ""
     server_end: str = ""
     lag_bytes: int | None = None  # stream the server holds past the stored position
-    lag_seconds: float | None = None  # age of the newest change the stream had not delivered
     held_bytes: int | None = None  # WAL a PostgreSQL slot keeps the server from recycling
     margin_bytes: int | None = None  # binlog between the server's oldest and the position
     lost: str = ""  # what was lost, when the stored position could not be read

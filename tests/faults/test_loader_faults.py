@@ -24,6 +24,8 @@ from world.urls import DbUrl
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
 
 CRASH_RUN = str(ROOT / "tests" / "loaders" / "crash_run.py")
+# The faults a SQL table's landing meets, proven with changes read by the cursor and the stream.
+BOTH_CAPTURES = pytest.mark.parametrize("capture", ["cursor", "stream"])
 
 
 @pytest.fixture
@@ -182,6 +184,7 @@ def test_a_full_refresh_killed_mid_load_leaves_the_previous_data_readable(
 # -- children deleted from a live parent -------------------------------------------------------
 
 
+@BOTH_CAPTURES
 def test_a_payment_deleted_from_an_untouched_live_order_leaves_raw(
     world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse]
 ) -> None:
@@ -202,6 +205,7 @@ def test_a_payment_deleted_from_an_untouched_live_order_leaves_raw(
 # -- types -------------------------------------------------------------------------------------
 
 
+@BOTH_CAPTURES
 def test_wide_decimals_land_exactly_or_fail_their_table_alone(
     world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse]
 ) -> None:
@@ -245,6 +249,7 @@ def test_wide_decimals_land_exactly_or_fail_their_table_alone(
     assert {"raw_shop.customers", "raw_shop.order_items", "raw_catalog.inventory_levels"} <= tables
 
 
+@BOTH_CAPTURES
 def test_type_drift_then_its_full_refresh(
     world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse], tmp_path: Path
 ) -> None:
@@ -284,6 +289,7 @@ def test_type_drift_then_its_full_refresh(
 # -- the audit tells the truth -----------------------------------------------------------------
 
 
+@BOTH_CAPTURES
 def test_the_audit_after_sigterm_and_after_the_recovery(
     world: SourceWorld, make_warehouse: Callable[[SourceWorld], Warehouse]
 ) -> None:

@@ -33,17 +33,19 @@ def _tick() -> None:
         os.kill(os.getpid(), SIGNAL)
 
 
-if where == "extract":
+if where == "extract":  # a batch read from a table, or a table's changes from the stream
     import loaders.common.sql_table as sql_table
+    import loaders.common.stream_table as stream_table
 
-    original_to_target = sql_table.to_target
+    for module in (sql_table, stream_table):
+        original_to_target = module.to_target
 
-    def to_target(*args: Any, **kwargs: Any) -> Any:
-        out = original_to_target(*args, **kwargs)
-        _tick()
-        return out
+        def to_target(*args: Any, _original: Any = original_to_target, **kwargs: Any) -> Any:
+            out = _original(*args, **kwargs)
+            _tick()
+            return out
 
-    sql_table.to_target = to_target
+        module.to_target = to_target  # type: ignore[attr-defined]
 elif where == "http":
     from loaders.hubspot.client import HubSpotSession
 

@@ -15,7 +15,11 @@ from world.change import apply_change
 from world.hubspot_store import HubSpotStore
 from world.shop_db import ShopDB
 
-pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.mysql,
+    pytest.mark.postgres,
+    pytest.mark.parametrize("capture", ["cursor", "stream"]),
+]
 
 CRASH_RUN = str(Path(__file__).with_name("crash_run.py"))
 

@@ -62,6 +62,7 @@ class ChangeStream(ABC):
 
     kind: str
     text_values = False  # whether row images carry the server's text output, not typed values
+    lost_reason = ""  # set when this run found the stored position lost (for the audit)
 
     def __init__(self, source: str, tables: Sequence[str]) -> None:
         self.source = source
