@@ -145,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per measurement; the median is reported"
     )
+    parser.add_argument(
+        "--capture",
+        choices=["cursor", "stream", "both"],
+        default="cursor",
+        help="how the loaders find changes; stream and both run the world on private servers "
+        "with their change streams on (kept running under WORK_DIR/servers)",
+    )
     args = parser.parse_args(argv)
 
     work = Path(args.work_dir).resolve()
@@ -152,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     world_dir = str(work / "world")
     shop_url = os.environ.get("SHOP_DATABASE_URL", SHOP_URL)
     catalog_url = os.environ.get("CATALOG_DATABASE_URL", CATALOG_URL)
+    modes = ["cursor", "stream"] if args.capture == "both" else [args.capture]
+    if "stream" in modes and not os.environ.get("SHOP_DATABASE_URL"):
+        from world.stream_servers import kept_servers
+
+        mysql_admin, pg_admin = kept_servers(work / "servers")
+        shop_url = mysql_admin.with_database("shopsphere_bench_shop").sqlalchemy()
+        catalog_url = pg_admin.with_database("shopsphere_bench_catalog").sqlalchemy()
+        print(f"stream-enabled servers: MariaDB :{mysql_admin.port}, PostgreSQL :{pg_admin.port}")
     env = {**os.environ}
     py = sys.executable
 
@@ -227,34 +242,43 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    warehouse = work / "warehouse.duckdb"
-    for path in (warehouse, Path(str(warehouse) + ".wal")):
-        path.unlink(missing_ok=True)
     import shutil
 
-    shutil.rmtree(work / "dlt", ignore_errors=True)
-    lenv = {
-        **env,
-        "SOURCES__SHOP__CREDENTIALS": shop.sqlalchemy(),
-        "SOURCES__CATALOG__CREDENTIALS": catalog.sqlalchemy(),
-        "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
-        "SHOPSPHERE_PIPELINES_DIR": str(work / "dlt"),
-    }
-    full: dict[str, dict[str, object]] = {}
-    for source in ("shop", "catalog"):
-        runs = []
-        for _ in range(args.repeat):
-            wall, rss, _, rc = measured(
-                [py, "-m", "loaders.run", "--source", source, "--full-refresh"], lenv
+    full: dict[str, dict[str, dict[str, object]]] = {m: {} for m in modes}
+    incremental: dict[str, dict[str, dict[str, object]]] = {m: {} for m in modes}
+    idle: dict[str, dict[str, object]] = {}
+    lenvs = {}
+    for mode in modes:
+        warehouse = work / f"warehouse_{mode}.duckdb"
+        for path in (warehouse, Path(str(warehouse) + ".wal")):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(work / f"dlt_{mode}", ignore_errors=True)
+        lenvs[mode] = lenv = {
+            **env,
+            "SOURCES__SHOP__CREDENTIALS": shop.sqlalchemy(),
+            "SOURCES__CATALOG__CREDENTIALS": catalog.sqlalchemy(),
+            "SOURCES__SHOP__CAPTURE": mode,
+            "SOURCES__CATALOG__CAPTURE": mode,
+            "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
+            "SHOPSPHERE_PIPELINES_DIR": str(work / f"dlt_{mode}"),
+        }
+        if mode == "stream":  # a fresh slot: the last benchmark's would start behind
+            _drop_slots(catalog)
+        for source in ("shop", "catalog"):
+            runs = []
+            for _ in range(args.repeat):
+                wall, rss, _, rc = measured(
+                    [py, "-m", "loaders.run", "--source", source, "--full-refresh"], lenv
+                )
+                if rc:
+                    return rc
+                runs.append({"wall": wall, "rss": rss, "tables": audit(str(warehouse))})
+            full[mode][source] = median_run(runs)
+            print(
+                f"loader full {source} ({mode}): {full[mode][source]['wall']:.1f} s, "
+                f"peak RSS {full[mode][source]['rss']:.0f} MB",
+                flush=True,
             )
-            if rc:
-                return rc
-            runs.append({"wall": wall, "rss": rss, "tables": audit(str(warehouse))})
-        full[source] = median_run(runs)
-        print(
-            f"loader full {source}: {full[source]['wall']:.1f} s, peak RSS {full[source]['rss']:.0f} MB",
-            flush=True,
-        )
 
     done = subprocess.run(
         [py, "-m", "world", "--world-dir", world_dir, "change", "--fraction", str(args.fraction)],
@@ -267,23 +291,66 @@ def main(argv: list[str] | None = None) -> int:
     if done.returncode:
         sys.stderr.write(done.stderr)
         return done.returncode
-    incremental: dict[str, dict[str, object]] = {}
-    for source in ("shop", "catalog"):
-        wall, rss, _, rc = measured([py, "-m", "loaders.run", "--source", source], lenv)
+    for mode in modes:
+        warehouse = work / f"warehouse_{mode}.duckdb"
+        for source in ("shop", "catalog"):
+            wall, rss, _, rc = measured([py, "-m", "loaders.run", "--source", source], lenvs[mode])
+            if rc:
+                return rc
+            incremental[mode][source] = {"wall": wall, "rss": rss, "tables": audit(str(warehouse))}
+            print(
+                f"loader incremental {source} ({mode}): {wall:.1f} s, peak RSS {rss:.0f} MB",
+                flush=True,
+            )
+        # Nothing changed since: both SQL sources in one run, as the schedule runs them.
+        wall, rss, _, rc = measured(
+            [py, "-m", "loaders.run", "--source", "shop", "--source", "catalog"], lenvs[mode]
+        )
         if rc:
             return rc
-        incremental[source] = {"wall": wall, "rss": rss, "tables": audit(str(warehouse))}
-        print(f"loader incremental {source}: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+        idle[mode] = {"wall": wall, "rss": rss}
+        print(f"loader with no change, shop and catalog ({mode}): {wall:.1f} s", flush=True)
 
-    print_table(direct, full, incremental, args)
-    results.update(direct=direct, full=full, incremental=incremental)
+    for mode in modes:
+        print_table(direct, full[mode], incremental[mode], args, mode)
+    print_modes(full, incremental, idle, modes)
+    results.update(direct=direct, full=full, incremental=incremental, idle=idle)
     (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
     return 0
 
 
-def print_table(direct: dict, full: dict, incremental: dict, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+def _drop_slots(catalog: object) -> None:
+    import psycopg2
+
+    with psycopg2.connect(catalog.libpq()) as conn, conn.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute(
+            "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+            "where database = current_database() and not active"
+        )
+
+
+def print_modes(full: dict, incremental: dict, idle: dict, modes: list[str]) -> None:  # type: ignore[type-arg]
+    """Stream and cursor side by side: each source's process wall seconds."""
+    print("\nCapture modes side by side (process wall seconds)")
+    head = f"{'source':<10}{'mode':<8}{'full s':>9}{'incr s':>9}{'incr/full':>11}{'RSS full':>10}{'RSS incr':>10}"
+    print(head)
+    print("-" * len(head))
+    for source in ("shop", "catalog"):
+        for mode in modes:
+            f, i = full[mode][source], incremental[mode][source]
+            print(
+                f"{source:<10}{mode:<8}{f['wall']:>9.1f}{i['wall']:>9.1f}{i['wall'] / f['wall']:>11.1%}"
+                f"{f['rss']:>10.0f}{i['rss']:>10.0f}"
+            )
+    for mode in modes:
+        print(f"no change, shop and catalog ({mode}): {idle[mode]['wall']:.1f} s (target <= 2 s)")
+
+
+def print_table(
+    direct: dict, full: dict, incremental: dict, args: argparse.Namespace, mode: str = "cursor"
+) -> None:  # type: ignore[type-arg]
     print(
-        f"\nLoader benchmark: {args.orders:,} orders, incremental after a {args.fraction:.0%} day of change"
+        f"\nLoader benchmark ({mode}): {args.orders:,} orders, incremental after a {args.fraction:.0%} day of change"
     )
     print(
         f"machine: {os.cpu_count()} cores; direct path = connectorx into DuckDB (MySQL), DuckDB postgres scanner (PostgreSQL)\n"

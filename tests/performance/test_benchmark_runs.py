@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.mysql
 @pytest.mark.postgres
+@pytest.mark.parametrize("capture", ["stream"])  # servers with their streams on: both modes run
 def test_loader_benchmark_prints_its_table(
     make_mysql_database: Callable[[str], str],
     make_postgres_database: Callable[[str], str],
@@ -35,6 +36,8 @@ def test_loader_benchmark_prints_its_table(
             "3000",
             "--work-dir",
             str(tmp_path),
+            "--capture",
+            "both",
         ],
         cwd=ROOT,
         env=env,
@@ -45,6 +48,13 @@ def test_loader_benchmark_prints_its_table(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    for row in ("shop.orders", "shop (process wall)", "catalog.products", "peak RSS (MB)"):
+    for row in (
+        "shop.orders",
+        "shop (process wall)",
+        "catalog.products",
+        "peak RSS (MB)",
+        "Capture modes side by side",
+        "no change, shop and catalog (stream)",
+    ):
         assert row in out, out[-3000:]
     assert (tmp_path / "results.json").exists()
