@@ -1,9 +1,13 @@
 """Land the sources in the warehouse's raw schemas.
 
     python -m loaders.run [--source shop|catalog|hubspot|all] [--table NAME ...]
-                          [--full-refresh] [--destination duckdb|snowflake]
+                          [--full-refresh | --reconcile] [--destination duckdb|snowflake]
 
-Incremental by default; `--full-refresh` reloads the selected source or tables from scratch.
+Incremental by default: from each SQL source's change stream where its server allows it (the
+binlog, logical replication), else by the updated_at cursor with key scans
+(`sources.<name>.capture`, loaders/common/capture.py). `--full-refresh` reloads the selected
+source or tables from scratch; `--reconcile` compares raw with the SQL sources range by range
+and repairs what differs (the weekly safety net under the streams).
 Progress goes to stderr; a summary table per source and table goes to stdout, and the same
 figures are appended to `loader_audit.load_runs` in the warehouse.
 
@@ -44,14 +48,16 @@ def sql_source(name: str) -> SqlSourceSpec:
     return spec
 
 
-def _runner(name: str) -> Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]:
+def _runner(
+    name: str, reconcile: bool = False
+) -> Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]:
     if name == "hubspot":
         from .hubspot import run_hubspot
 
         return run_hubspot
     spec = sql_source(name)
     return lambda tables, full_refresh, destination: run_sql_source(
-        spec, tables, full_refresh, destination
+        spec, tables, full_refresh, destination, reconcile=reconcile
     )
 
 
@@ -96,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         "--full-refresh", action="store_true", help="reload from scratch instead of incrementally"
     )
     parser.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="compare raw with the SQL sources range by range and repair what differs "
+        "(the weekly safety net under the change streams); HubSpot is left out",
+    )
+    parser.add_argument(
         "--destination",
         choices=["duckdb", "snowflake"],
         default=os.environ.get("SHOPSPHERE_DESTINATION", "duckdb"),
@@ -103,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = args.source or ["all"]
     sources = SOURCES if "all" in chosen else [s for s in SOURCES if s in chosen]
+    if args.reconcile:
+        if args.full_refresh:
+            parser.error("--reconcile compares what raw holds: it does not go with --full-refresh")
+        sources = [s for s in sources if s != "hubspot"]
     single = len(sources) == 1
     if args.table and not single and any("." not in t for t in args.table):
         parser.error("with several sources, name tables as source.table (e.g. shop.orders)")
@@ -114,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     started = datetime.now(UTC)
     signal.signal(signal.SIGTERM, _interrupt)
-    results = load_sources(plan, args.full_refresh, args.destination, only_named=bool(args.table))
+    results = load_sources(
+        plan,
+        args.full_refresh,
+        args.destination,
+        only_named=bool(args.table),
+        reconcile=args.reconcile,
+    )
     print_summary(results)
     write_audit(results, args.destination, started)
     for error in (r.error for r in results if r.error):
@@ -127,6 +149,7 @@ def load_sources(
     full_refresh: bool,
     destination: str,
     only_named: bool = False,
+    reconcile: bool = False,
 ) -> list[TableMetrics]:
     """Run each source of `plan` (source -> its tables, None for all); one TableMetrics per
     table, a failure of a whole source as one row with table '*'. Raises nothing a source did."""
@@ -134,9 +157,10 @@ def load_sources(
     for source, tables in plan.items():
         if only_named and not tables:
             continue
-        emit(f"==> {source} ({'full refresh' if full_refresh else 'incremental'}) -> {destination}")
+        how = "reconcile" if reconcile else "full refresh" if full_refresh else "incremental"
+        emit(f"==> {source} ({how}) -> {destination}")
         try:
-            results.extend(_runner(source)(tables, full_refresh, destination))
+            results.extend(_runner(source, reconcile)(tables, full_refresh, destination))
         except LoaderError as exc:
             results.append(
                 TableMetrics(

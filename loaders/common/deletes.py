@@ -71,6 +71,12 @@ class RawAccess:
     def column(self, name: str) -> str:
         return str(self._sql().escape_column_name(name))
 
+    def epoch_us(self, expression: str) -> str:
+        """Microseconds since the epoch of a timestamp column, in the destination's SQL."""
+        if self._pipeline.destination.destination_name == "snowflake":
+            return f"date_part(epoch_microsecond, {expression})"
+        return f"epoch_us({expression})"
+
     def table(self, name: str) -> str:
         return str(self._sql().make_qualified_table_name(name))
 
@@ -91,7 +97,7 @@ class RawAccess:
         )
 
 
-def _anti(
+def anti_join(
     rows: pa.Table, keep: pa.Table, on: Sequence[str], keep_on: Sequence[str] | None = None
 ) -> pa.Table:
     """Rows of `rows` whose `on` columns match no row of `keep` (on `keep_on`, default the same).
@@ -158,53 +164,71 @@ class DeleteContext:
         raw_keys = self._raw(table, keys)
         if raw_keys is None or raw_keys.num_rows == 0:
             return None
-        return _anti(raw_keys, self._read_keys(table, keys), keys)
+        return anti_join(raw_keys, self._read_keys(table, keys), keys)
 
-    def _gone_in_ranges(self, table: str, key: str) -> pa.Table | None:
+    def differing_ranges(
+        self, table: str, key: str, cursor: str | None = None, held_only: bool = False
+    ) -> list[int]:
+        """The ranges of RANGE_KEYS key values whose figures differ between the source and raw:
+        count and sum of keys, and with `cursor` the sum of its microseconds too (a row the
+        source changed that raw holds in another version). `held_only`: ranges raw holds rows
+        in (where a deleted row can be)."""
         q = self.reader.quote(key)
+        column = self.raw.column(key)
+        source_extra = raw_extra = ""
+        micros = self.reader.epoch_us(self.reader.quote(cursor)) if cursor else None
+        if cursor and micros:
+            source_extra = f", sum({micros}) as c"
+            raw_extra = f", sum({self.raw.epoch_us(self.raw.column(cursor))}) as c"
         source = _range_sums(
             self.reader.read(
                 f"select {self.reader.key_range(q, RANGE_KEYS)} as r, count(*) as n, "
-                f"sum({q}) as s from {self.reader.qualified(table)} group by 1"
+                f"sum({q}) as s{source_extra} from {self.reader.qualified(table)} group by 1"
             )
         )
-        column = self.raw.column(key)
         raw = _range_sums(
             [
                 self.raw.query(
-                    f"select floor({column} / {RANGE_KEYS}) as r, count(*) as n, sum({column}) as s "
-                    f"from {self.raw.table(table)} group by 1"
+                    f"select floor({column} / {RANGE_KEYS}) as r, count(*) as n, sum({column}) as s"
+                    f"{raw_extra} from {self.raw.table(table)} group by 1"
                 )
             ]
         )
-        differing = sorted(r for r, figures in raw.items() if source.get(r) != figures)
+        ranges = set(raw) if held_only else set(raw) | set(source)
+        return sorted(r for r in ranges if source.get(r) != raw.get(r))
+
+    def _gone_in_ranges(self, table: str, key: str) -> pa.Table | None:
+        q = self.reader.quote(key)
+        column = self.raw.column(key)
+        differing = self.differing_ranges(table, key, held_only=True)
         if not differing:
             return None
         parts = []
         for i in range(0, len(differing), RANGES_PER_QUERY):
-            ranges = _merged(differing[i : i + RANGES_PER_QUERY])
+            ranges = merged(differing[i : i + RANGES_PER_QUERY])
             source_where = " or ".join(f"{q} between {lo} and {hi}" for lo, hi in ranges)
             raw_where = " or ".join(f"{column} between {lo} and {hi}" for lo, hi in ranges)
             raw_keys = self._raw(table, [key], raw_where)
             if raw_keys is not None and raw_keys.num_rows:
-                parts.append(_anti(raw_keys, self._read_keys(table, [key], source_where), [key]))
+                parts.append(
+                    anti_join(raw_keys, self._read_keys(table, [key], source_where), [key])
+                )
         return pa.concat_tables(parts) if parts else None
 
 
-def _range_sums(results: Any) -> dict[int, tuple[int, int]]:
-    """{range: (count, sum of keys)} from (r, n, s) result tables."""
-    out: dict[int, tuple[int, int]] = {}
+def _range_sums(results: Any) -> dict[int, tuple[int, ...]]:
+    """{range: (count, sum of keys[, sum of cursor microseconds])} from (r, n, s[, c]) results."""
+    out: dict[int, tuple[int, ...]] = {}
     for result in results:
         if "r" not in result.column_names:  # no rows: some destinations answer with nothing
             continue
-        for r, n, total in zip(
-            result["r"].to_pylist(), result["n"].to_pylist(), result["s"].to_pylist(), strict=True
-        ):
-            out[int(r)] = (int(n), int(total))
+        columns = [result[c].to_pylist() for c in ("r", "n", "s", "c") if c in result.column_names]
+        for r, *figures in zip(*columns, strict=True):
+            out[int(r)] = tuple(int(f or 0) for f in figures)
     return out
 
 
-def _merged(ranges: Sequence[int]) -> list[tuple[int, int]]:
+def merged(ranges: Sequence[int]) -> list[tuple[int, int]]:
     """Consecutive range numbers as key intervals [lo, hi]."""
     out: list[tuple[int, int]] = []
     for r in ranges:

@@ -34,6 +34,7 @@ from .pipeline import (
 )
 from .plan import plan_table, resource_state, retype_raw_columns
 from .privacy import suppression_maps
+from .reconcile import reconcile_resource
 from .sql_readers import ColumnTypeError, SqlReader, open_reader
 from .sql_table import sql_table_resource
 from .stream_table import stream_table_resource
@@ -206,8 +207,10 @@ def run_sql_source(
     destination: str,
     lag_seconds: float | None = None,
     chunk_rows: int | None = None,
+    reconcile: bool = False,
 ) -> list[TableMetrics]:
-    """Land `tables` (default: all) of a SQL source; returns one TableMetrics per table."""
+    """Land `tables` (default: all) of a SQL source; returns one TableMetrics per table.
+    `reconcile`: compare raw with the source instead, and repair what differs."""
     url = secret(f"sources.{spec.name}.credentials", spec.name, spec.credentials_example)
     reader: SqlReader = open_reader(url, spec.name, spec.pg_schema)
     names = select_tables(spec.name, [t.name for t in spec.tables], tables)
@@ -219,11 +222,13 @@ def run_sql_source(
     stream: ChangeStream | None = None
     try:
         reader.check()
-        stream = open_stream(spec, url, names)
+        stream = None if reconcile else open_stream(spec, url, names)
         with (
             source_lock(pipelines_dir(), spec.name, destination),
             warehouse_lock(destination, f"{spec.name} load"),
         ):
+            if reconcile:
+                return _reconcile_tables(spec, reader, selected, destination)
             return _run_sql_tables(
                 spec, reader, selected, full_refresh, destination, lag_seconds, chunk_rows, stream
             )
@@ -231,6 +236,56 @@ def run_sql_source(
         reader.close()
         if stream is not None:
             stream.close()
+
+
+def _reconcile_tables(
+    spec: SqlSourceSpec, reader: SqlReader, selected: Sequence[TableSpec], destination: str
+) -> list[TableMetrics]:
+    """Raw compared with the source, table by table; what differs is read again and merged."""
+    pipeline, results = open_pipeline(spec.name, destination, spec.dataset, spec.tables)
+    held = existing_tables(pipeline, spec.tables)
+    plans: list[TablePlan] = []
+    columns: dict[str, list[SourceColumn]] = {}
+    for t in selected:
+        if t.name not in held:
+            results.append(
+                TableMetrics(
+                    spec.name,
+                    t.name,
+                    "reconcile",
+                    error=f"{spec.name}.{t.name}: raw holds no such table yet; load it first",
+                )
+            )
+            continue
+        try:
+            columns[t.name] = reader.columns(t.name)
+            plan = plan_table(pipeline, spec.name, t, columns[t.name], False)
+        except LoaderError as exc:
+            results.append(TableMetrics(spec.name, t.name, "reconcile", error=str(exc)))
+            continue
+        if plan.mode == "backfill":  # a new column: only the load's backfill fills it whole
+            results.append(
+                TableMetrics(
+                    spec.name,
+                    t.name,
+                    "reconcile",
+                    error=f"{spec.name}.{t.name}: {plan.reason}; load it first",
+                )
+            )
+            continue
+        plan.mode = "reconcile"
+        plans.append(plan)
+    metrics = {p.spec.name: TableMetrics(spec.name, p.spec.name, "reconcile") for p in plans}
+    raw = RawAccess(pipeline, held)
+    deletes = DeleteContext(
+        spec.name, reader, raw, columns, {t.name: t.primary_key for t in spec.tables}
+    )
+    progress = Progress(emit)
+    resources = [
+        reconcile_resource(spec.name, reader, p, deletes, metrics[p.spec.name], progress)
+        for p in plans
+    ]
+    return results + load_resources(pipeline, spec.name, resources, metrics, raw)
 
 
 def _run_sql_tables(

@@ -19,7 +19,7 @@ import pyarrow as pa
 from dlt.common.schema.typing import TSchemaContractDict
 
 from .deletes import RawAccess
-from .sql_readers import SqlReader, to_target
+from .sql_readers import SqlReader, sql_literal, to_target
 from .sql_table import column_hints
 from .streams.base import UNCHANGED, TableChanges
 from .streams.mysql import ZEROS
@@ -114,19 +114,13 @@ def _typed_keys(
     return list(zip(*table.to_pydict().values(), strict=True))
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, int | float):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _where_keys(raw: RawAccess, keys: Sequence[str], values: Sequence[tuple[Any, ...]]) -> str:
     if len(keys) == 1:
         column = raw.column(keys[0])
-        return f"{column} in ({', '.join(_literal(v[0]) for v in values)})"
+        return f"{column} in ({', '.join(sql_literal(v[0]) for v in values)})"
     columns = [raw.column(k) for k in keys]
     return " or ".join(
-        "(" + " and ".join(f"{c} = {_literal(x)}" for c, x in zip(columns, v, strict=True)) + ")"
+        "(" + " and ".join(f"{c} = {sql_literal(x)}" for c, x in zip(columns, v, strict=True)) + ")"
         for v in values
     )
 
@@ -157,7 +151,7 @@ def _refetch(
         where = " or ".join(
             "("
             + " and ".join(
-                f"{q(k)} = {_literal(v)}" for k, v in zip(spec.primary_key, key, strict=True)
+                f"{q(k)} = {sql_literal(v)}" for k, v in zip(spec.primary_key, key, strict=True)
             )
             + ")"
             for key in chunk

@@ -23,6 +23,7 @@ from .base import (
     ConnInfo,
     SqlReader,
     ZeroDateError,
+    sql_literal,
     target_schema,
     to_target,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "SqlReader",
     "ZeroDateError",
     "open_reader",
+    "sql_literal",
     "target_schema",
     "to_target",
 ]

@@ -67,6 +67,13 @@ class ConnInfo:
         return host if host.startswith("/") else f"{host}:{self.port or ''}".rstrip(":")
 
 
+def sql_literal(value: Any) -> str:
+    """A key value as a SQL literal (numbers bare, anything else quoted)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 class ColumnTypeError(LoaderError):
     """A column whose type raw cannot hold: that table fails, the source's others still load."""
 
@@ -143,6 +150,11 @@ class SqlReader(ABC):
         self, columns: Sequence[SourceColumn], rewrite: Mapping[str, str] | None = None
     ) -> str:
         return ", ".join(self.quote(c.name) for c in columns)
+
+    def epoch_us(self, expression: str) -> str | None:
+        """Integer microseconds since the epoch (UTC) of a timestamp column; None where the
+        dialect cannot say it exactly."""
+        return None
 
     def key_range(self, expression: str, size: int) -> str:
         """The number of the range of `size` consecutive values an integer key falls in."""

@@ -148,6 +148,10 @@ class MySQLReader(SqlReader):
     def quote(self, ident: str) -> str:
         return f"`{ident}`"
 
+    def epoch_us(self, expression: str) -> str:
+        # Arithmetic on the stored value: naive DATETIMEs are UTC, whatever the session's zone.
+        return f"timestampdiff(microsecond, '1970-01-01 00:00:00', {expression})"
+
     def select_list(
         self, columns: Sequence[SourceColumn], rewrite: Mapping[str, str] | None = None
     ) -> str:

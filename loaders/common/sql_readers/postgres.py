@@ -156,6 +156,9 @@ class PostgresReader(SqlReader):
             parts.append(q if native else f"{q}::varchar as {q}")
         return ", ".join(parts)
 
+    def epoch_us(self, expression: str) -> str:
+        return f"(extract(epoch from {expression}) * 1000000)::bigint"
+
     def timestamp_literal(self, us: int) -> str:
         return f"'{utc_text(us)}+00'::timestamptz"
 
