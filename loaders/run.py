@@ -38,7 +38,8 @@ from .common.types import SqlSourceSpec, TableMetrics, emit
 
 # The sources, in the order `--source all` runs them. A SQL source is a package loaders/<name>
 # declaring `SOURCE = SqlSourceSpec(...)` (README, "Adding a source table or a source").
-SOURCES = ["shop", "catalog", "hubspot"]
+SQL_SOURCES = ["shop", "catalog"]  # the sources with a SqlSourceSpec: streamed, reconciled
+SOURCES = [*SQL_SOURCES, "hubspot"]
 
 
 def sql_source(name: str) -> SqlSourceSpec:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reconcile:
         if args.full_refresh:
             parser.error("--reconcile compares what raw holds: it does not go with --full-refresh")
-        sources = [s for s in sources if s != "hubspot"]
+        sources = [s for s in sources if s in SQL_SOURCES]
     single = len(sources) == 1
     if args.table and not single and any("." not in t for t in args.table):
         parser.error("with several sources, name tables as source.table (e.g. shop.orders)")

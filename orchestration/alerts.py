@@ -26,6 +26,8 @@ KINDS = {
     "dq_breach": "data-quality rule over its tolerated rate",
     "source_stale": "source past its freshness threshold",
     "marts_late": "marts not fresh by the deadline",
+    "stream_at_risk": "a source's change stream is close to losing its position",
+    "stream_lost": "a source's change stream lost its position",
 }
 
 

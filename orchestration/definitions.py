@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from loaders.common.errors import TransientLoaderError
+from loaders.run import SQL_SOURCES
 
 from . import alerts
 from .monitoring import run_link, watch
@@ -98,7 +99,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         )
         for source, load in zip(SOURCES, loads, strict=True)
     ]
-    history_tests = history_tests_job(cfg)
+    history_tests = history_tests_job(cfg, SQL_SOURCES)
     schedules = [
         dg.ScheduleDefinition(
             name=name,

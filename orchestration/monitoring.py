@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from reports.source import freshness_thresholds as source_freshness
 from . import alerts
 from .settings import ROOT, Settings
 
+log = logging.getLogger("shopsphere.monitoring")
 MARTS_SENTINEL = ("marts", "fct_orders")  # the marts count as fresh when this one was built today
 
 
@@ -116,6 +118,55 @@ def stale_sources(cfg: Settings, now: datetime) -> dict[str, str]:
     return stale
 
 
+def stream_warnings(cfg: Settings) -> dict[str, str]:
+    """'source:kind' -> one line, for each source whose change stream is at risk now: a slot
+    holding more WAL than allowed, a binlog position about to be purged, a position the last
+    load found lost (keyed by when, so that each loss alerts once). The stored positions come
+    from `loader_audit.stream_positions`; the server is asked where it stands now."""
+    from loaders.common.capture import live_health
+    from loaders.run import sql_source
+
+    with warehouse(cfg) as client:
+        try:
+            rows = _rows(
+                client,
+                "select source_name, position_json, lost, checked_at from ("
+                "select *, row_number() over (partition by source_name order by checked_at desc) "
+                "as newest from loader_audit.stream_positions) s where newest = 1",
+            )
+        except Exception as exc:
+            if "does not exist" in str(exc) or "not found" in str(exc).lower():
+                return {}
+            raise
+    out: dict[str, str] = {}
+    for source, position, lost, checked in rows:
+        if lost:
+            out[f"{source}:lost:{checked:%Y%m%d%H%M%S}"] = (
+                f"{source}: the load of {checked:%Y-%m-%d %H:%M} UTC found the stream's position "
+                f"lost ({lost}) and resynced its tables from a fresh copy"
+            )
+        if not position:
+            continue
+        try:
+            health = live_health(sql_source(source), json.loads(position))
+        except Exception as exc:  # the source is down: its load will say so
+            log.warning(f"stream health of {source} unknown: {str(exc).splitlines()[0][:200]}")
+            continue
+        if health.held_bytes is not None and health.held_bytes > cfg.stream_max_held_mb * 2**20:
+            out[f"{source}:held"] = (
+                f"{source}: its replication slot holds {health.held_bytes / 2**20:,.0f} MB of WAL "
+                f"(allowed {cfg.stream_max_held_mb:,.0f} MB; last load {checked:%Y-%m-%d %H:%M} "
+                "UTC): the server keeps it until a load reads it"
+            )
+        if health.margin_files is not None and health.margin_files < cfg.stream_min_margin_files:
+            out[f"{source}:margin"] = (
+                f"{source}: the stored binlog position {health.position} is {health.margin_files} "
+                f"file(s) from the oldest binlog the server keeps (last load "
+                f"{checked:%Y-%m-%d %H:%M} UTC): load it before the server purges it"
+            )
+    return out
+
+
 def deadline_passed(cfg: Settings, now: datetime) -> tuple[bool, datetime]:
     """Whether today's marts deadline has passed, and the start of today, in the schedule's zone."""
     zone = ZoneInfo(cfg.timezone)
@@ -143,10 +194,17 @@ def watch(
     sent: list[alerts.Alert] = []
     with warehouse_free(cfg):
         stale = stale_sources(cfg, now)
+        streams = stream_warnings(cfg)
     for source, line in stale.items():
         if source not in state.get("stale", []):
             sent.append(alerts.make_alert("source_stale", run_id, f"load_{source}", line, link))
     state["stale"] = sorted(stale)
+    for key, line in streams.items():  # once each, until it clears
+        if key not in state.get("streams", []):
+            kind = "stream_lost" if ":lost:" in key else "stream_at_risk"
+            step = f"load_{key.split(':')[0]}"
+            sent.append(alerts.make_alert(kind, run_id, step, line, link))
+    state["streams"] = sorted(set(streams) | {k for k in state.get("streams", []) if ":lost:" in k})
     passed, day_start = deadline_passed(cfg, now)
     today = day_start.date().isoformat()
     if passed and state.get("late") != today:

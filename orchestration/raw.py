@@ -47,8 +47,27 @@ def raw_key(source: str, table: str) -> dg.AssetKey:
 
 
 def table_metadata(m: TableMetrics, audit_run_id: str | None) -> dict[str, Any]:
+    stream: dict[str, Any] = {}
+    if m.stream is not None:  # where the source's change stream stands after the load
+        h = m.stream
+        stream = {
+            "stream_position": h.position,
+            "stream_server_end": h.server_end,
+            **{
+                f"stream_{name}": value
+                for name, value in (
+                    ("lag_bytes", h.lag_bytes),
+                    ("held_bytes", h.held_bytes),
+                    ("margin_bytes", h.margin_bytes),
+                )
+                if value is not None
+            },
+            **({"stream_lost": h.lost} if h.lost else {}),
+        }
     return {
         "mode": m.mode,
+        "capture": m.capture,
+        **stream,
         "rows_extracted": m.rows_extracted,
         "rows_loaded": m.rows_loaded,
         "rows_deleted": m.rows_deleted,

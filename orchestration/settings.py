@@ -30,6 +30,8 @@ class Settings:
     retry_delay_seconds: float
     dagster_url: str  # where alert links point
     reports_dir: str  # where the report pages are written
+    stream_max_held_mb: float  # a replication slot holding more WAL than this alerts
+    stream_min_margin_files: int  # a binlog position this close to the server's oldest alerts
 
     @property
     def dbt_executable(self) -> str:
@@ -50,4 +52,6 @@ def settings() -> Settings:
         retry_delay_seconds=float(_env("SHOPSPHERE_RETRY_DELAY_SECONDS", "30")),
         dagster_url=_env("SHOPSPHERE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
         reports_dir=_env("SHOPSPHERE_REPORTS_DIR", str(Path(duckdb_path()).parent / "reports")),
+        stream_max_held_mb=float(_env("SHOPSPHERE_STREAM_MAX_HELD_MB", "1024")),
+        stream_min_margin_files=int(_env("SHOPSPHERE_STREAM_MIN_MARGIN_FILES", "1")),
     )

@@ -9,7 +9,8 @@ build overlaps a load (loaders.common.locks.warehouse_lock).
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from loaders.common.locks import warehouse_lock
+from loaders.common.report import write_audit
 from loaders.common.warehouse import duckdb_path
+from loaders.run import load_sources
 
 from . import alerts
 from .monitoring import dq_breaches, run_link
@@ -90,11 +93,33 @@ def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
     return dbt_build
 
 
-def history_tests_job(cfg: Settings) -> dg.JobDefinition:
-    """Every dbt test on every row (`dbt test --vars '{test_history: true}'`): what the daily
-    build's tests leave out, the tests tagged history and the rows older builds wrote."""
+def history_tests_job(cfg: Settings, sql_sources: Sequence[str]) -> dg.JobDefinition:
+    """The weekly job: first the SQL sources reconciled with raw (`python -m loaders.run
+    --reconcile`: the safety net under the change streams), then every dbt test on every row
+    (`dbt test --vars '{test_history: true}'`): what the daily build's tests leave out, the
+    tests tagged history and the rows older builds wrote."""
 
-    @dg.op(name="dbt_test_history")
+    @dg.op(name="reconcile_sources")
+    def reconcile_sources() -> dg.Output[None]:
+        started = datetime.now(UTC)
+        results = load_sources(dict.fromkeys(sql_sources), False, cfg.destination, reconcile=True)
+        write_audit(results, cfg.destination, started)
+        failed = [r for r in results if r.error]
+        if failed:
+            raise dg.Failure(
+                description=failed[0].error,
+                metadata={"errors": "\n".join(r.error or "" for r in failed)},
+                allow_retries=False,
+            )
+        return dg.Output(
+            None,
+            metadata={
+                "rows_repaired": sum(r.rows_loaded + r.rows_deleted for r in results),
+                "tables": len(results),
+            },
+        )
+
+    @dg.op(name="dbt_test_history", ins={"after": dg.In(dg.Nothing)})
     def dbt_test_history(dbt: DbtCliResource) -> dg.Output[None]:
         with warehouse_lock(cfg.destination, "dbt test (history)"):
             invocation = dbt.cli(["test", *dbt_vars(test_history=True)]).wait()
@@ -103,10 +128,13 @@ def history_tests_job(cfg: Settings) -> dg.JobDefinition:
 
     @dg.job(
         name="history_tests",
-        description="Every dbt test on every row of history (weekly; the daily build tests the day).",
+        description=(
+            "The SQL sources reconciled with raw, then every dbt test on every row of history "
+            "(weekly; the daily build tests the day)."
+        ),
     )
     def history_tests() -> None:
-        dbt_test_history()
+        dbt_test_history(after=reconcile_sources())
 
     return history_tests
 

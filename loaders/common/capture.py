@@ -159,3 +159,18 @@ def merged(copy: TableMetrics | None, live: TableMetrics | None) -> TableMetrics
             f"{live.rows_extracted:,} changes during the copy replayed from the stream"
         )
     return copy
+
+
+def live_health(spec: SqlSourceSpec, position: Mapping[str, Any]) -> StreamHealth:
+    """Where the source's stream stands now against a stored position (the monitoring asks
+    between loads: a stalled loader lets the server's binlog purge or WAL pile up)."""
+    from .pipeline import secret
+
+    url = secret(f"sources.{spec.name}.credentials", spec.name, spec.credentials_example)
+    stream = _make(spec, ConnInfo.parse(url, spec.name), [t.name for t in spec.tables])
+    if stream is None:
+        return StreamHealth(spec.name, "cursor")
+    try:
+        return stream.health(position)
+    finally:
+        stream.close()

@@ -46,7 +46,9 @@ STREAM_COLUMNS: dict[str, str] = {
     "lag_bytes": "bigint",
     "held_bytes": "bigint",
     "margin_bytes": "bigint",
+    "margin_files": "bigint",
     "lost": "varchar",
+    "position_json": "varchar",  # the position as the loader stores it (for the monitoring)
 }
 _TIMESTAMP = {"duckdb": "timestamp with time zone", "snowflake": "timestamp_tz"}
 
@@ -114,7 +116,9 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
             "lag_bytes": h.lag_bytes,
             "held_bytes": h.held_bytes,
             "margin_bytes": h.margin_bytes,
+            "margin_files": h.margin_files,
             "lost": h.lost or None,
+            "position_json": h.position_json or None,
         }
         for source, h in streams.items()
     ]

@@ -10,6 +10,7 @@ pipeline). The layers below are called downward only: `plan` (how each table lan
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -427,6 +428,7 @@ def _load_stream(
         stream.confirm(end)
     health = stream.health(end)
     health.lost = stream.lost_reason
+    health.position_json = json.dumps(end, sort_keys=True)
     for m in results:
         m.extract_seconds += read_seconds / len(results)
         m.stream = health

@@ -89,6 +89,10 @@ class StreamHealth:
     lag_bytes: int | None = None  # stream the server holds past the stored position
     held_bytes: int | None = None  # WAL a PostgreSQL slot keeps the server from recycling
     margin_bytes: int | None = None  # binlog between the server's oldest and the position
+    # Binlog files the server keeps before the position's file: at 0, with the server writing a
+    # newer file, the next purge removes the position (MySQL).
+    margin_files: int | None = None
+    position_json: str = ""  # the stored position itself, for a later look at the server
     lost: str = ""  # what was lost, when the stored position could not be read
     note: str = ""
 

@@ -356,3 +356,37 @@ def test_the_reconciliation_repairs_what_the_stream_never_carried(
     wh.load()  # the stream goes on from its position: nothing left to do
     assert all(r["rows_loaded"] == 0 and r["rows_deleted"] == 0 for r in wh.audit())
     _equal(world, wh)
+
+
+@STREAM
+def test_the_monitoring_warns_before_a_stream_position_is_lost(
+    make_world: Callable[..., SourceWorld],
+    make_warehouse: Callable[[SourceWorld], Warehouse],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestration.monitoring import stream_warnings
+    from orchestration.settings import settings
+
+    world = make_world(orders=300, seed=78)
+    wh = make_warehouse(world)
+    wh.load()
+    for name, value in wh.env.items():
+        if name.startswith(("SOURCES__", "SHOPSPHERE_")):
+            monkeypatch.setenv(name, value)
+    assert stream_warnings(settings()) == {}  # just loaded: nothing at risk
+    # The server moves on to newer binlogs, and WAL piles up behind the catalog's slot.
+    _shop(world, "flush binary logs", "flush binary logs")
+    _catalog(
+        world,
+        "create table catalog.noise as select repeat('x', 500) as x from generate_series(1, 5000)",
+    )
+    monkeypatch.setenv("SHOPSPHERE_STREAM_MAX_HELD_MB", "0.5")
+    warnings = stream_warnings(settings())
+    assert set(warnings) == {"shop:margin", "catalog:held"}, warnings
+    assert "oldest binlog the server keeps" in warnings["shop:margin"]
+    assert "MB of WAL" in warnings["catalog:held"]
+    # A load moves both on. (A slot's restart point moves at the server's next snapshot of
+    # running transactions, which a checkpoint writes at once; the bgwriter does every 15 s.)
+    _catalog(world, "checkpoint")
+    wh.load()
+    assert stream_warnings(settings()) == {}

@@ -292,6 +292,9 @@ class MySQLStream(ChangeStream):
         h.margin_bytes = sum(size for name, size in logs if _file_index(name) < at[0]) + (
             at[1] if any(_file_index(n) == at[0] for n, _ in logs) else 0
         )
+        kept = sorted(_file_index(name) for name, _ in logs)
+        if kept and at[0] != _file_index(file):  # the position's file is no longer written
+            h.margin_files = sum(1 for i in kept if i < at[0])
         return h
 
 
