@@ -872,6 +872,48 @@ def pipeline(src: Source, now: datetime) -> Page:
             numeric=(4, 5, 6, 7, 8),
         )
 
+    def streams() -> Section:
+        rows = _nonempty(
+            src.sql(
+                f"select source_name, checked_at, stream_position, server_end, lag_bytes, "
+                f"held_bytes, margin_files, lost from (select *, row_number() over (partition "
+                f"by source_name order by checked_at desc) as n "
+                f"from {src.audit_schema}.stream_positions) s where n = 1 order by 1"
+            ),
+            "no source is read from its change stream yet",
+        )
+        return Table(
+            "pipeline.streams",
+            "Change streams: where each source's stream stood at its last load",
+            [
+                "source",
+                "last load (UTC)",
+                "stored position",
+                "server's end",
+                "lag (bytes)",
+                "WAL held (MB)",
+                "binlogs before it",
+                "lost",
+            ],
+            [
+                [
+                    r["source_name"],
+                    _stamp(r["checked_at"]),
+                    r["stream_position"] or NONE,
+                    r["server_end"] or NONE,
+                    count(r["lag_bytes"]),
+                    NONE if r["held_bytes"] is None else number(r["held_bytes"] / 2**20),
+                    count(r["margin_files"]),
+                    r["lost"] or "",
+                ]
+                for r in rows
+            ],
+            numeric=(4, 5, 6),
+            caption="The operations watch alerts when a slot holds more WAL than allowed or a "
+            "binlog position is about to be purged (SHOPSPHERE_STREAM_MAX_HELD_MB, "
+            "SHOPSPHERE_STREAM_MIN_MARGIN_FILES).",
+        )
+
     def failures() -> Section:
         rows = src.sql(
             f"select run_started_at, source_name, table_name, status, error_message "
@@ -937,6 +979,7 @@ def pipeline(src: Source, now: datetime) -> Page:
         [
             guarded("Throughput", throughput),
             guarded("Last runs", last_runs),
+            guarded("Change streams", streams),
             guarded("Failures", failures),
             guarded("dbt builds", dbt_runs),
         ],
