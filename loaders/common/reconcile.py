@@ -19,15 +19,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.schema.typing import TSchemaContractDict
 
 from .deletes import RANGE_KEYS, RANGES_PER_QUERY, DeleteContext, anti_join, merged
 from .sql_readers import ANY_ZERO, SqlReader, sql_literal, to_target
-from .sql_table import column_hints
-from .types import DELETED_COLUMN, Progress, TableMetrics, TablePlan
+from .sql_table import merge_resource, tombstones
+from .types import Progress, TableMetrics, TablePlan
 
 
 def reconcile_resource(
@@ -40,7 +38,6 @@ def reconcile_resource(
 ) -> Any:
     """The dlt resource that repairs one raw table where it differs from the source."""
     spec = plan.spec
-    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
     key_type = next(c.arrow_type for c in plan.columns if c.name == spec.primary_key[0])
     by_ranges = len(spec.primary_key) == 1 and pa.types.is_integer(key_type)
     # Zero dates are rewritten in every query here: the repair reads few rows.
@@ -57,20 +54,7 @@ def reconcile_resource(
             metrics.zero_dates += zeros
             yield data
 
-    def tombstones(keys: pa.Table) -> pa.Table:
-        schema = pa.schema([f.with_nullable(False) for f in keys.schema])
-        return keys.cast(schema).append_column(
-            DELETED_COLUMN, pa.array([True] * keys.num_rows, pa.bool_())
-        )
-
-    @dlt.resource(
-        name=spec.name,
-        table_name=spec.name,
-        primary_key=list(spec.primary_key),
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=column_hints(plan.columns, spec, merge=True),
-        schema_contract=contract,
-    )
+    @merge_resource(plan)
     def rows() -> Iterator[pa.Table]:
         started = time.perf_counter()
         if by_ranges:

@@ -34,8 +34,8 @@ AUDIT_COLUMNS: dict[str, str] = {
     "note": "varchar",
     "capture": "varchar",  # cursor (updated_at, key scans) or stream (binlog, logical replication)
 }
-# Columns added after the table's first release: an older warehouse gets them on its next run.
-ADDED_COLUMNS = ("capture",)
+# Columns added after a table's first release: an older warehouse gets them on its next run.
+ADDED_COLUMNS = {"load_runs": ("capture",), "stream_positions": ("margin_files", "position_json")}
 # One row per source read from its change stream and run: where the stream stands.
 STREAM_COLUMNS: dict[str, str] = {
     "run_id": "varchar",
@@ -150,7 +150,7 @@ def _append(
     types = {c: ts if t == "timestamp" else t for c, t in columns.items()}
     cols = ", ".join(f"{client.escape_column_name(c)} {t}" for c, t in types.items())
     client.execute_sql(f"create table if not exists {table} ({cols})")
-    for c in ADDED_COLUMNS:
+    for c in ADDED_COLUMNS.get(name, ()):
         if c in types:
             client.execute_sql(
                 f"alter table {table} add column if not exists {client.escape_column_name(c)} {types[c]}"

@@ -64,6 +64,30 @@ def column_hints(
     return hints
 
 
+def tombstones(keys: pa.Table) -> pa.Table:
+    """Keys of rows the source deleted, flagged for dlt's hard delete. Keys are never null:
+    the schema says so, or dlt warns that the batch's hints differ."""
+    schema = pa.schema([f.with_nullable(False) for f in keys.schema])
+    return keys.cast(schema).append_column(
+        DELETED_COLUMN, pa.array([True] * keys.num_rows, pa.bool_())
+    )
+
+
+def merge_resource(plan: TablePlan) -> Any:
+    """The dlt resource decorator of a table merged on its key, deletes as hard deletes (the
+    stream's changes, the reconciliation's repairs)."""
+    spec = plan.spec
+    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+    return dlt.resource(
+        name=spec.name,
+        table_name=spec.name,
+        primary_key=list(spec.primary_key),
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=column_hints(plan.columns, spec, merge=True),
+        schema_contract=contract,
+    )
+
+
 def _ranges(lo: int, hi: int, count: int, chunk_rows: int) -> list[tuple[int, int]]:
     chunks = max(1, math.ceil(count / chunk_rows))
     step = max(1, math.ceil((hi - lo + 1) / chunks))
@@ -246,11 +270,7 @@ def sql_table_resource(
             gone = deletes.gone(spec.name)
             if gone is not None and gone.num_rows:
                 metrics.rows_deleted += gone.num_rows
-                # Keys are never null: say so, or dlt warns that the batch's hints differ.
-                keys = pa.schema([f.with_nullable(False) for f in gone.schema])
-                yield gone.cast(keys).append_column(
-                    DELETED_COLUMN, pa.array([True] * gone.num_rows, pa.bool_())
-                )
+                yield tombstones(gone)
         if high_water is not None:
             state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
         else:  # an empty table: later rows are all new, read incrementally from the start

@@ -16,14 +16,13 @@ from typing import Any
 import dlt
 import duckdb
 import pyarrow as pa
-from dlt.common.schema.typing import TSchemaContractDict
 
 from .deletes import RawAccess
 from .sql_readers import SqlReader, sql_literal, to_target
-from .sql_table import column_hints
+from .sql_table import merge_resource, tombstones
 from .streams.base import UNCHANGED, TableChanges
 from .streams.mysql import ZEROS
-from .types import DELETED_COLUMN, SourceColumn, TableMetrics, TablePlan
+from .types import SourceColumn, TableMetrics, TablePlan
 
 KEYS_PER_QUERY = 1_000  # keys named in one query on raw or the source
 
@@ -176,16 +175,8 @@ def stream_table_resource(
 ) -> Any:
     """The dlt resource that merges one table's changes and stores the stream's position."""
     spec = plan.spec
-    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
-    @dlt.resource(
-        name=spec.name,
-        table_name=spec.name,
-        primary_key=list(spec.primary_key),
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=column_hints(plan.columns, spec, merge=True),
-        schema_contract=contract,
-    )
+    @merge_resource(plan)
     def rows() -> Iterator[pa.Table]:
         started = time.perf_counter()
         state = dlt.current.resource_state()
@@ -221,7 +212,7 @@ def stream_table_resource(
             metrics.rows_deleted += _held(
                 raw, spec.name, spec.primary_key, list(zip(*keys.to_pydict().values(), strict=True))
             )
-            yield keys.append_column(DELETED_COLUMN, pa.array([True] * keys.num_rows, pa.bool_()))
+            yield tombstones(keys)
         state["stream"] = dict(position)
         metrics.extract_seconds += time.perf_counter() - started
 

@@ -16,10 +16,6 @@ from tests.fixtures.loading import Warehouse
 from tests.fixtures.raw_compare import CATALOG_TABLES, SHOP_TABLES, assert_raw_equals_source
 from tests.fixtures.services import mysql_connect, pg_connect
 from tests.fixtures.worlds import SourceWorld
-from world.catalog_db import CatalogDB
-from world.change import apply_change
-from world.hubspot_store import HubSpotStore
-from world.shop_db import ShopDB
 from world.urls import DbUrl
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
@@ -72,17 +68,6 @@ def _purge_binlogs(world: SourceWorld) -> None:
 
 def _by_table(audit: list[dict[str, object]]) -> dict[str, dict[str, object]]:
     return {f"{r['source_name']}.{r['table_name']}": r for r in audit}
-
-
-def _day(world: SourceWorld, number: int) -> None:
-    apply_change(
-        ShopDB(world.shop_url),
-        CatalogDB(world.catalog_url),
-        HubSpotStore(world.hubspot_store),
-        seed=world.manifest.seed,
-        number=number,
-        fraction=0.02,
-    )
 
 
 @STREAM
@@ -154,7 +139,7 @@ def test_a_purged_binlog_and_a_dropped_slot_are_said_and_resynced(
     world = make_world(orders=1_000, seed=72)
     wh = make_warehouse(world)
     wh.load()
-    _day(world, 1)
+    world.change(1)
     # The binlog the stored position is in is purged, and the catalog's slot is dropped.
     _purge_binlogs(world)
     _catalog(
@@ -188,7 +173,7 @@ def test_a_purged_binlog_and_a_dropped_slot_are_said_and_resynced(
     assert "purged" in lost["shop"] and "dropped" in lost["catalog"], lost
     assert "lost" in result.stderr
     _equal(world, wh)
-    _day(world, 2)
+    world.change(2)
     wh.load()
     assert {r["load_mode"] for r in wh.audit()} == {"incremental"}
     _equal(world, wh)

@@ -10,10 +10,7 @@ from tests.fixtures.loading import Warehouse
 from tests.fixtures.raw_compare import CATALOG_TABLES, SHOP_TABLES, assert_raw_equals_source
 from tests.fixtures.services import mysql_connect, pg_connect
 from tests.fixtures.worlds import SourceWorld
-from world.catalog_db import CatalogDB
-from world.change import ChangeReport, apply_change
-from world.hubspot_store import HubSpotStore
-from world.shop_db import ShopDB
+from world.change import ChangeReport
 from world.urls import DbUrl
 
 # Every proof runs twice: changes found by the cursor and key scans, and read from the change
@@ -31,15 +28,7 @@ def _equal(world: SourceWorld, wh: Warehouse) -> None:
 
 
 def _change(world: SourceWorld, number: int, new_column: bool = False) -> ChangeReport:
-    return apply_change(
-        ShopDB(world.shop_url),
-        CatalogDB(world.catalog_url),
-        HubSpotStore(world.hubspot_store),
-        seed=world.manifest.seed,
-        number=number,
-        fraction=0.02,
-        new_column=new_column,
-    )
+    return world.change(number, new_column=new_column)  # type: ignore[no-any-return]
 
 
 def _by_table(audit: list[dict[str, object]]) -> dict[str, dict[str, object]]:

@@ -9,10 +9,8 @@ import pytest
 
 from tests.fixtures.services import mysql_connect, pg_connect
 from tests.fixtures.worlds import SourceWorld
-from world.catalog_db import CatalogDB
-from world.change import ChangeReport, add_contact_property, apply_change
+from world.change import ChangeReport, add_contact_property
 from world.hubspot_store import HubSpotStore
-from world.shop_db import ShopDB
 from world.urls import DbUrl
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
@@ -47,15 +45,7 @@ def _snapshot(world: SourceWorld) -> dict[str, object]:
 
 
 def _apply(world: SourceWorld, number: int = 1, new_column: bool = False) -> ChangeReport:
-    return apply_change(
-        ShopDB(world.shop_url),
-        CatalogDB(world.catalog_url),
-        HubSpotStore(world.hubspot_store),
-        seed=world.manifest.seed,
-        number=number,
-        fraction=0.02,
-        new_column=new_column,
-    )
+    return world.change(number, new_column=new_column)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

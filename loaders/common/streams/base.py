@@ -57,6 +57,30 @@ class TableChanges:
         return [k for k, r in self.rows.items() if r is None]
 
 
+Pending = list[tuple[str, str, tuple[Any, ...], dict[str, Any] | None]]  # table, op, key, image
+
+
+def apply_transaction(
+    changes: Mapping[str, TableChanges],
+    pending: Pending,
+    at: tuple[Any, ...],
+    after: Mapping[str, tuple[Any, ...]],
+) -> None:
+    """A whole transaction, ending at position `at`, into each table's changes; a table whose
+    stored position is at or past `at` skips it (its copy already holds it). Empties `pending`."""
+    for table, op, key, row in pending:
+        if at <= after[table]:
+            continue
+        t = changes[table]
+        if op == "truncate":
+            t.truncate()
+        elif row is None:
+            t.delete(key)
+        else:
+            t.upsert(key, row)
+    pending.clear()
+
+
 class ChangeStream(ABC):
     """One source's change stream (MySQL binlog, PostgreSQL logical replication)."""
 

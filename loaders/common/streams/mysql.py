@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import LoaderError, TransientLoaderError
 from ..sql_readers.base import ConnInfo
-from .base import ChangeStream, StreamHealth, TableChanges
+from .base import ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
 
 ZERO_DATE_SOURCES = ("out of datetime range", "out of date range", "out of datetime2 range")
 ZEROS = "__zero_dates__"  # per row image: how many of its dates were zero dates (now NULL)
@@ -201,22 +201,11 @@ class MySQLStream(ChangeStream):
         after = {t: self.order(p) for t, p in since.items()}
         changes = {t: TableChanges() for t in since}
         position = dict(start)
-        pending: list[tuple[str, str, tuple[Any, ...], dict[str, Any] | None]] = []
+        pending: Pending = []
         stream = self._open(start)
 
         def commit(file: str, pos: int) -> None:
-            here = (_file_index(file), pos)
-            for table, op, key, row in pending:
-                if here <= after[table]:
-                    continue  # this table's copy already holds the transaction
-                t = changes[table]
-                if op == "truncate":
-                    t.truncate()
-                elif row is None:
-                    t.delete(key)
-                else:
-                    t.upsert(key, row)
-            pending.clear()
+            apply_transaction(changes, pending, (_file_index(file), pos), after)
             position.update(file=file, pos=pos)
 
         try:
@@ -270,7 +259,7 @@ class MySQLStream(ChangeStream):
         self,
         event: Any,
         query: str,
-        pending: list[tuple[str, str, tuple[Any, ...], dict[str, Any] | None]],
+        pending: Pending,
     ) -> None:
         match = _TRUNCATE.match(query)
         if not match:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import TransientLoaderError
 from ..sql_readers.base import ConnInfo
-from .base import UNCHANGED, ChangeStream, StreamHealth, TableChanges
+from .base import UNCHANGED, ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
 
 HEARTBEAT_PREFIX = "shopsphere_heartbeat"
 READ_TIMEOUT_SECONDS = 300.0  # without the heartbeat coming back: the server is stuck or gone
@@ -206,7 +206,7 @@ class PostgresStream(ChangeStream):
         token = secrets.token_hex(8)
         self._sql("select pg_logical_emit_message(true, %s, %s)", HEARTBEAT_PREFIX, token)
         start = min(int(p["lsn"]) for p in since.values())
-        after = {t: int(p["lsn"]) for t, p in since.items()}
+        after = {t: self.order(p) for t, p in since.items()}
         decoder = _Decoder(self.schema, since, key_columns, after)
         try:
             conn = psycopg2.connect(
@@ -292,14 +292,14 @@ class _Decoder:
         schema: str,
         since: Mapping[str, Mapping[str, Any]],
         key_columns: Mapping[str, Sequence[str]],
-        after: Mapping[str, int],
+        after: Mapping[str, tuple[int]],
     ) -> None:
         self.schema = schema
         self.key_columns = key_columns
         self.after = after
         self.changes = {t: TableChanges() for t in since}
         self.relations: dict[int, tuple[str, list[str]]] = {}
-        self.pending: list[tuple[str, str, tuple[Any, ...], dict[str, Any] | None]] = []
+        self.pending: Pending = []
         self.heartbeat_end: int | None = None
         self._heartbeat_seen = False
 
@@ -331,17 +331,7 @@ class _Decoder:
                 self._heartbeat_seen = True
 
     def _commit(self, end: int) -> None:
-        for table, op, key, row in self.pending:
-            if end <= self.after[table]:
-                continue  # this table's copy already holds the transaction
-            t = self.changes[table]
-            if op == "truncate":
-                t.truncate()
-            elif row is None:
-                t.delete(key)
-            else:
-                t.upsert(key, row)
-        self.pending.clear()
+        apply_transaction(self.changes, self.pending, (end,), self.after)
 
     def _relation(self, data: bytes) -> None:
         (oid,) = struct.unpack_from("!I", data, 1)
