@@ -6,6 +6,8 @@ test_sql_loaders, test_crash_safety and the fault tests (parametrized by capture
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -378,3 +380,40 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     _catalog(world, "checkpoint")
     wh.load()
     assert stream_warnings(settings()) == {}
+
+
+@STREAM
+def test_an_erased_person_stays_erased_when_the_stream_carries_their_row(
+    make_world: Callable[..., SourceWorld],
+    make_warehouse: Callable[[SourceWorld], Warehouse],
+    tmp_path: Path,
+) -> None:
+    world = make_world(orders=300, seed=79)
+    wh = make_warehouse(world)
+    wh.load("--source", "shop")
+    customer, email = _shop(
+        world,
+        "select customer_id, email from customers where email like '%@%' "
+        "and deleted_at is null order by customer_id limit 1",
+    )[0]
+    erased = subprocess.run(
+        [sys.executable, "-m", "loaders.erase", "--email", "-", "--customer-id", str(customer)],
+        input=email,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**wh.env, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert erased.returncode == 0, (erased.stdout + erased.stderr)[-3000:]
+    # The shop still holds the person and changes their row: the stream carries its full image,
+    # PII included, and the load blanks it before it lands.
+    _shop(world, f"update customers set city = 'Elsewhere' where customer_id = {customer}")
+    loaded = wh.load("--source", "shop")
+    assert "PII is blanked" in loaded.stderr
+    assert _by_table(wh.audit())["shop.customers"]["rows_loaded"] >= 1
+    assert wh.sql(
+        f"select email, first_name, last_name, phone, city from raw_shop.customers "
+        f"where customer_id = {customer}"
+    ) == [(None, None, None, None, None)]
