@@ -67,13 +67,12 @@ def _make(spec: SqlSourceSpec, conn: ConnInfo, tables: Sequence[str]) -> ChangeS
     return None
 
 
-def open_stream(spec: SqlSourceSpec, url: str, tables: Sequence[str]) -> ChangeStream | None:
+def open_stream(spec: SqlSourceSpec, conn: ConnInfo, tables: Sequence[str]) -> ChangeStream | None:
     """The source's change stream, or None to capture with the cursor (said in one line)."""
     wanted = _choice(spec.name, "capture", CAPTURE_MODES)
     _choice(spec.name, "on_lost_position", LOST_POLICIES)
     if wanted == "cursor":
         return None
-    conn = ConnInfo.parse(url, spec.name)
     stream = _make(spec, conn, tables)
     why = f"{conn.scheme} has no change stream" if stream is None else stream.unavailable()
     if why:

@@ -223,7 +223,7 @@ def run_sql_source(
     stream: ChangeStream | None = None
     try:
         reader.check()
-        stream = None if reconcile else open_stream(spec, url, names)
+        stream = None if reconcile else open_stream(spec, reader.conn, names)
         with (
             source_lock(pipelines_dir(), spec.name, destination),
             warehouse_lock(destination, f"{spec.name} load"),
