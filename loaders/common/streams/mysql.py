@@ -296,8 +296,8 @@ def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict[str,
     """A row image as raw takes it: JSON as text, TIME as text, zero dates NULL and counted."""
     row = {}
     for name, value in values.items():
-        if isinstance(value, dict | list):
-            value = json.dumps(value, separators=(", ", ": "), default=_json_default)
+        if isinstance(value, dict | list):  # MySQL's binary JSON (MariaDB's is text)
+            value = json.dumps(_plain(value), separators=(", ", ": "), default=_json_default)
         elif isinstance(value, dt.timedelta):
             value = _time_text(value)
         elif isinstance(value, set):
@@ -307,6 +307,20 @@ def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict[str,
     if zeros:
         row[ZEROS] = zeros
     return row
+
+
+def _plain(value: Any) -> Any:
+    """Binary JSON as mysql-replication decodes it, with bytes keys and strings, as plain JSON."""
+    if isinstance(value, dict):
+        return {
+            (k.decode("utf-8", "replace") if isinstance(k, bytes) else k): _plain(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
 
 
 def _json_default(value: Any) -> Any:
