@@ -873,15 +873,15 @@ def pipeline(src: Source, now: datetime) -> Page:
         )
 
     def streams() -> Section:
-        rows = _nonempty(
-            src.sql(
+        try:
+            rows = src.sql(
                 f"select source_name, checked_at, stream_position, server_end, lag_bytes, "
                 f"held_bytes, margin_files, lost from (select *, row_number() over (partition "
                 f"by source_name order by checked_at desc) as n "
                 f"from {src.audit_schema}.stream_positions) s where n = 1 order by 1"
-            ),
-            "no source is read from its change stream yet",
-        )
+            )
+        except NoData:  # no load has read a stream: the table is made by the first that does
+            rows = []
         return Table(
             "pipeline.streams",
             "Change streams: where each source's stream stood at its last load",
@@ -909,9 +909,14 @@ def pipeline(src: Source, now: datetime) -> Page:
                 for r in rows
             ],
             numeric=(4, 5, 6),
-            caption="The operations watch alerts when a slot holds more WAL than allowed or a "
-            "binlog position is about to be purged (SHOPSPHERE_STREAM_MAX_HELD_MB, "
-            "SHOPSPHERE_STREAM_MIN_MARGIN_FILES).",
+            caption=(
+                "The operations watch alerts when a slot holds more WAL than allowed or a "
+                "binlog position is about to be purged (SHOPSPHERE_STREAM_MAX_HELD_MB, "
+                "SHOPSPHERE_STREAM_MIN_MARGIN_FILES)."
+                if rows
+                else "No source is read from its change stream: each SQL source's server has "
+                "none on, or its capture is set to cursor; their changes are found by the cursor."
+            ),
         )
 
     def failures() -> Section:
