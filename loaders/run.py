@@ -32,8 +32,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from .common.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
+from .common.load import Interrupted, is_interrupt
 from .common.report import print_summary, write_audit
-from .common.runner import Interrupted, is_interrupt, run_sql_source
+from .common.runner import run_sql_source
 from .common.types import SqlSourceSpec, TableMetrics, emit
 
 # The sources, in the order `--source all` runs them. A SQL source is a package loaders/<name>

@@ -15,9 +15,10 @@ from typing import Any
 import dlt
 
 from ..common.deletes import RawAccess
+from ..common.load import load_resources
 from ..common.locks import source_lock, warehouse_lock
 from ..common.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
-from ..common.runner import load_resources, select_tables
+from ..common.runner import select_tables
 from ..common.types import Progress, TableMetrics, TableSpec, emit
 from .client import HUBSPOT_API, HubSpotSession, check_response, make_client
 from .resources import RESOURCES, HubSpotContext
