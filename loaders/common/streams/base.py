@@ -137,7 +137,3 @@ class ChangeStream(ABC):
     @staticmethod
     def describe(position: Mapping[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in position.items() if k != "server")
-
-
-def earliest(stream: ChangeStream, positions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    return min(positions, key=stream.order)

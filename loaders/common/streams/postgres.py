@@ -272,12 +272,3 @@ class PostgresStream(ChangeStream):
             h.position = _lsn_text(int(position["lsn"]))
             h.lag_bytes = max(0, _lsn(now) - int(position["lsn"]))
         return h
-
-    def drop(self) -> None:
-        """Drop the source's slot and publication (tests; a source given up)."""
-        self._sql(
-            "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-            "where slot_name = %s",
-            self.slot,
-        )
-        self._sql(f'drop publication if exists "{self.publication}"')
