@@ -368,7 +368,9 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     _shop(world, "flush binary logs", "flush binary logs")
     _catalog(
         world,
-        "create table catalog.noise as select repeat('x', 500) as x from generate_series(1, 5000)",
+        "create table catalog.noise (x text)",
+        "insert into catalog.noise select md5(g::text) || repeat('y', 500) "
+        "from generate_series(1, 10000) g",
     )
     monkeypatch.setenv("SHOPSPHERE_STREAM_MAX_HELD_MB", "0.5")
     warnings = stream_warnings(settings())

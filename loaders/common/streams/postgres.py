@@ -259,10 +259,12 @@ class PostgresStream(ChangeStream):
         )
 
     def health(self, position: Mapping[str, Any] | None) -> StreamHealth:
-        ((now,),) = self._sql("select pg_current_wal_lsn()::text")
+        # The insert position: with asynchronous commit the write position lags what the
+        # server already holds (and will keep for the slot).
+        ((now,),) = self._sql("select pg_current_wal_insert_lsn()::text")
         h = StreamHealth(self.source, "stream", server_end=_lsn_text(_lsn(now)))
         held = self._sql(
-            "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+            "select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::bigint "
             "from pg_replication_slots where slot_name = %s",
             self.slot,
         )
