@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import LoaderError, TransientLoaderError
 from ..sql_readers.base import ConnInfo
 from .base import ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
+from .mysql_rows import RowsReader, event_bytes
 
 ZERO_DATE_SOURCES = ("out of datetime range", "out of date range", "out of datetime2 range")
 ZEROS = "__zero_dates__"  # per row image: how many of its dates were zero dates (now NULL)
@@ -202,6 +203,7 @@ class MySQLStream(ChangeStream):
         changes = {t: TableChanges() for t in since}
         position = dict(start)
         pending: Pending = []
+        readers: dict[int, RowsReader] = {}  # per table id: its rows' reader
         stream = self._open(start)
 
         def commit(file: str, pos: int) -> None:
@@ -225,24 +227,24 @@ class MySQLStream(ChangeStream):
                         self._truncation(event, query, pending)
                         commit(stream.log_file, stream.log_pos)
                         stream.table_map = {}  # column definitions may have changed
+                        readers.clear()
                 elif isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
                     if event.table not in changes:
                         continue
                     keys = key_columns[event.table]
-                    for r in event.rows:
-                        if isinstance(event, UpdateRowsEvent):
-                            before, image = r["before_values"], r["after_values"]
-                            zeros = r.get("after_none_sources", {})
-                            old = tuple(before[k] for k in keys)
-                            if old != tuple(image[k] for k in keys):  # the key itself changed
-                                pending.append((event.table, "row", old, None))
-                        else:
-                            image, zeros = r["values"], r.get("none_sources", {})
+                    table = event.table
+                    for before, (image, zeros) in self._images(stream, event, readers):
                         key = tuple(image[k] for k in keys)
+                        if before is not None:
+                            old = tuple(before[k] for k in keys)
+                            if old != key:  # the key itself changed
+                                pending.append((table, "row", old, None))
                         if isinstance(event, DeleteRowsEvent):
-                            pending.append((event.table, "row", key, None))
+                            pending.append((table, "row", key, None))
                         else:
-                            pending.append((event.table, "row", key, _image(image, zeros)))
+                            if zeros:
+                                image[ZEROS] = zeros
+                            pending.append((table, "row", key, image))
         except LoaderError:
             raise
         except Exception as exc:
@@ -254,6 +256,38 @@ class MySQLStream(ChangeStream):
             stream.close()
         position["server"] = start.get("server") or self.identity()
         return changes, position
+
+    @staticmethod
+    def _images(
+        stream: Any, event: Any, readers: dict[int, RowsReader]
+    ) -> list[tuple[dict[str, Any] | None, tuple[dict[str, Any], int]]]:
+        """An event's rows as (before image or None, (image, zero dates)): read from the event's
+        bytes where the table's types allow it (mysql_rows), else by the library."""
+        from pymysqlreplication.row_event import UpdateRowsEvent
+
+        update = isinstance(event, UpdateRowsEvent)
+        reader = readers.get(event.table_id)
+        if reader is None:
+            reader = readers[event.table_id] = RowsReader(stream.table_map[event.table_id].columns)
+        where = event_bytes(event) if reader.supported else None
+        if (
+            where is not None
+            and reader.full(event.columns_present_bitmap)
+            and (not update or reader.full(event.columns_present_bitmap2))
+        ):
+            images = reader.images(*where)
+            if update:
+                return [(b[0], a) for b, a in zip(images[::2], images[1::2], strict=True)]
+            return [(None, i) for i in images]
+        if update:
+            return [
+                (
+                    r["before_values"],
+                    _image(r["after_values"], r.get("after_none_sources", {})),
+                )
+                for r in event.rows
+            ]
+        return [(None, _image(r["values"], r.get("none_sources", {}))) for r in event.rows]
 
     def _truncation(
         self,
@@ -292,8 +326,9 @@ class MySQLStream(ChangeStream):
         return h
 
 
-def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict[str, Any]:
-    """A row image as raw takes it: JSON as text, TIME as text, zero dates NULL and counted."""
+def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """A row image as raw takes it (JSON as text, TIME as text, zero dates NULL) and how many
+    zero dates it had."""
     row = {}
     for name, value in values.items():
         if isinstance(value, dict | list):  # MySQL's binary JSON (MariaDB's is text)
@@ -303,10 +338,7 @@ def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> dict[str,
         elif isinstance(value, set):
             value = ",".join(sorted(value))
         row[name] = value
-    zeros = sum(1 for s in none_sources.values() if str(s) in ZERO_DATE_SOURCES)
-    if zeros:
-        row[ZEROS] = zeros
-    return row
+    return row, sum(1 for s in none_sources.values() if str(s) in ZERO_DATE_SOURCES)
 
 
 def _plain(value: Any) -> Any:
