@@ -2,7 +2,8 @@
 mysql_rows) equal mysql-replication's, value for value, on a private MariaDB's binlog: every
 type the reader takes, at its edges (NULLs, zero dates, negative and wide decimals, unsigned
 maxima, fractional seconds of every precision, multi-byte text, long VARCHARs), in inserts,
-updates and deletes; and a table with a type it does not take is left to the library."""
+updates and deletes, read through the loaders' event loop (binlog_events) beside a table it
+skips; and a table with a type it does not take is left to the library."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 
 import pytest
 from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import QueryEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from loaders.common.streams.mysql_rows import RowsReader, event_bytes
+from loaders.common.streams.binlog_events import FastEvents, Rows
+from loaders.common.streams.mysql import _library_rows
+from loaders.common.streams.mysql_rows import RowsReader
 from tests.fixtures.services import mysql_connect
 from world.urls import DbUrl
 
@@ -47,35 +51,66 @@ ROWS = [
 ]
 
 
-def _server(url: DbUrl) -> dict[str, Any]:
-    return {"host": url.host, "port": url.port, "user": url.user, "passwd": url.password or ""}
-
-
-def _events(url: DbUrl, database: str, start: tuple[str, int]) -> list[Any]:
-    """Every row event after `start`, each with the loaders' images beside the library's."""
-    stream = BinLogStreamReader(
-        connection_settings=_server(url),
+def _reader(url: DbUrl, database: str, start: tuple[str, int]) -> BinLogStreamReader:
+    return BinLogStreamReader(
+        connection_settings={
+            "host": url.host,
+            "port": url.port,
+            "user": url.user,
+            "passwd": url.password or "",
+        },
         server_id=2_000_000_000 + secrets.randbelow(100_000_000),
         log_file=start[0],
         log_pos=start[1],
         resume_stream=True,
         blocking=False,
         only_schemas=[database],
-        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
+        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, QueryEvent],
+        freeze_schema=True,
     )
+
+
+def _theirs(url: DbUrl, database: str, start: tuple[str, int]) -> list[tuple[str, list]]:
+    """Every row event after `start` as mysql-replication decodes it: (table, images)."""
+    stream = _reader(url, database, start)
     out = []
     try:
         for event in stream:
-            reader = RowsReader(stream.table_map[event.table_id].columns)
-            where = event_bytes(event)
-            ours = reader.images(*where) if reader.supported and where else None
-            theirs = []
+            if isinstance(event, QueryEvent):
+                continue
+            images = []
             for r in event.rows:
                 if isinstance(event, UpdateRowsEvent):
-                    theirs += [r["before_values"], r["after_values"]]
+                    images += [r["before_values"], r["after_values"]]
                 else:
-                    theirs.append(r["values"])
-            out.append((event.table, reader.supported, ours, theirs))
+                    images.append(r["values"])
+            out.append((event.table, images))
+    finally:
+        stream.close()
+    return out
+
+
+def _ours(
+    url: DbUrl, database: str, start: tuple[str, int], tables: list[str]
+) -> list[tuple[str, list, bool]]:
+    """The same events as the loaders read them: (table, images, whether mysql_rows read them),
+    with each image's count of zero dates."""
+    stream = _reader(url, database, start)
+    decoded: list[bool] = []
+
+    def library(event: Any) -> list:
+        decoded.append(False)
+        return _library_rows(event)
+
+    out = []
+    try:
+        for event in FastEvents(stream, database, tables, library):
+            if isinstance(event, Rows):
+                images = []
+                for before, image in event.rows:
+                    images += ([(before, 0)] if before is not None else []) + [image]
+                out.append((event.table, images, not decoded))
+                decoded.clear()
     finally:
         stream.close()
     return out
@@ -98,29 +133,26 @@ def binlog_db(stream_mysql_admin: DbUrl) -> Any:
 
 
 def test_every_type_decodes_as_the_library_does(stream_mysql_admin: DbUrl, binlog_db: Any) -> None:
-    conn, name, _ = binlog_db
+    conn, name, start = binlog_db
     with conn.cursor() as cur:
         cur.execute(f"create table every_type ({TYPES}) character set utf8mb4")
-        cur.execute("show master status")
-        row = cur.fetchone()
-        start = (str(row[0]), int(row[1]))
+        cur.execute("create table unloaded (id int primary key, at time)")
         cur.execute(f"insert into every_type values {', '.join(ROWS)}")
+        cur.execute("insert into unloaded values (1, '10:00:00')")
         cur.execute("update every_type set d1 = -d1, v = concat(v, '!'), dt6 = null where id = 1")
         cur.execute("update every_type set i = 7, dd = '2026-12-03' where id in (2, 3)")
         cur.execute("delete from every_type where id = 2")
     conn.commit()
-    events = _events(stream_mysql_admin, name, start)
-    images = 0  # a statement's rows may come in several events (binlog_row_event_max_size)
-    for table, supported, ours, theirs in events:
-        assert table == "every_type" and supported
-        assert ours is not None
-        assert [row for row, _ in ours] == theirs
-        images += len(theirs)
-        for row, zeros in ours:
-            # row 2's zero dates are NULL and counted; row 3's NULLs are not zero dates
-            assert zeros == sum(1 for c in ("dt0", "dd") if row["id"] == 2 and row[c] is None)
-    assert images == 3 + 2 + 4 + 1
-    first = events[0][2][0][0]  # the decoded values are what the server holds, not just the same
+    theirs = [e for e in _theirs(stream_mysql_admin, name, start) if e[0] == "every_type"]
+    ours = _ours(stream_mysql_admin, name, start, ["every_type"])
+    # a statement's rows may come in several events (binlog_row_event_max_size)
+    assert [(t, [row for row, _ in images]) for t, images, _ in ours] == theirs
+    assert all(fast for _, _, fast in ours)
+    images = [image for _, rows, _ in ours for image in rows]
+    assert len(images) == 3 + 2 + 4 + 1
+    for row, zeros in images[:3]:  # row 2's zero dates are NULL and counted, row 3's NULLs not
+        assert zeros == (2 if row["id"] == 2 else 0)
+    first = images[0][0]  # the decoded values are what the server holds, not just the same
     assert first["tu"] == 255 and first["g"] == -9223372036854775808
     assert str(first["d5"]) == (
         "-12345678901234567890123456789012345.123456789012345678901234567890"
@@ -136,7 +168,11 @@ def test_a_table_with_another_type_is_left_to_the_library(
     with conn.cursor() as cur:
         cur.execute("create table other (id int primary key, at time, tags set('x','y'))")
         cur.execute("insert into other values (1, '10:00:00', 'x,y')")
+        cur.execute("update other set at = '-01:30:00' where id = 1")
     conn.commit()
-    ((table, supported, ours, theirs),) = _events(stream_mysql_admin, name, start)
-    assert table == "other" and not supported and ours is None
-    assert theirs[0]["tags"] == {"x", "y"}
+    assert not RowsReader([]).supported
+    ours = _ours(stream_mysql_admin, name, start, ["other"])
+    assert [(t, fast) for t, _, fast in ours] == [("other", False), ("other", False)]
+    (_, (inserted,), _), (_, (_, after), _) = ours
+    assert inserted[0] == {"id": 1, "at": "10:00:00", "tags": "x,y"}  # as raw takes them
+    assert after[0]["at"] == "-01:30:00"

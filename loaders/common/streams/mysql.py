@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import LoaderError, TransientLoaderError
 from ..sql_readers.base import ConnInfo
 from .base import ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
-from .mysql_rows import RowsReader, event_bytes
+from .binlog_events import DELETE, Commit, FastEvents, Rows
 
 ZERO_DATE_SOURCES = ("out of datetime range", "out of date range", "out of datetime2 range")
 ZEROS = "__zero_dates__"  # per row image: how many of its dates were zero dates (now NULL)
@@ -193,8 +193,7 @@ class MySQLStream(ChangeStream):
         since: Mapping[str, Mapping[str, Any]],
         key_columns: Mapping[str, Sequence[str]],
     ) -> tuple[dict[str, TableChanges], dict[str, Any]]:
-        from pymysqlreplication.event import QueryEvent, XidEvent
-        from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+        from pymysqlreplication.event import QueryEvent
 
         now = self.prepare()
         end = self.order(now)
@@ -203,7 +202,6 @@ class MySQLStream(ChangeStream):
         changes = {t: TableChanges() for t in since}
         position = dict(start)
         pending: Pending = []
-        readers: dict[int, RowsReader] = {}  # per table id: its rows' reader
         stream = self._open(start)
 
         def commit(file: str, pos: int) -> None:
@@ -211,13 +209,14 @@ class MySQLStream(ChangeStream):
             position.update(file=file, pos=pos)
 
         try:
+            events = iter(FastEvents(stream, self.conn.database, list(changes), _library_rows))
             while self.order(position) < end:
-                event = stream.fetchone()
+                event = next(events, None)
                 if event is None:  # the server's end: every transaction up to `now` was read
                     if not pending and self.order(position) < end:
                         position.update(file=now["file"], pos=now["pos"])
                     break
-                if isinstance(event, XidEvent):
+                if isinstance(event, Commit):
                     commit(stream.log_file, stream.log_pos)
                 elif isinstance(event, QueryEvent):
                     query = event.query.strip()
@@ -227,19 +226,15 @@ class MySQLStream(ChangeStream):
                         self._truncation(event, query, pending)
                         commit(stream.log_file, stream.log_pos)
                         stream.table_map = {}  # column definitions may have changed
-                        readers.clear()
-                elif isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
-                    if event.table not in changes:
-                        continue
-                    keys = key_columns[event.table]
-                    table = event.table
-                    for before, (image, zeros) in self._images(stream, event, readers):
+                elif isinstance(event, Rows) and event.table in changes:
+                    table, keys = event.table, key_columns[event.table]
+                    for before, (image, zeros) in event.rows:
                         key = tuple(image[k] for k in keys)
                         if before is not None:
                             old = tuple(before[k] for k in keys)
                             if old != key:  # the key itself changed
                                 pending.append((table, "row", old, None))
-                        if isinstance(event, DeleteRowsEvent):
+                        if event.kind == DELETE:
                             pending.append((table, "row", key, None))
                         else:
                             if zeros:
@@ -256,38 +251,6 @@ class MySQLStream(ChangeStream):
             stream.close()
         position["server"] = start.get("server") or self.identity()
         return changes, position
-
-    @staticmethod
-    def _images(
-        stream: Any, event: Any, readers: dict[int, RowsReader]
-    ) -> list[tuple[dict[str, Any] | None, tuple[dict[str, Any], int]]]:
-        """An event's rows as (before image or None, (image, zero dates)): read from the event's
-        bytes where the table's types allow it (mysql_rows), else by the library."""
-        from pymysqlreplication.row_event import UpdateRowsEvent
-
-        update = isinstance(event, UpdateRowsEvent)
-        reader = readers.get(event.table_id)
-        if reader is None:
-            reader = readers[event.table_id] = RowsReader(stream.table_map[event.table_id].columns)
-        where = event_bytes(event) if reader.supported else None
-        if (
-            where is not None
-            and reader.full(event.columns_present_bitmap)
-            and (not update or reader.full(event.columns_present_bitmap2))
-        ):
-            images = reader.images(*where)
-            if update:
-                return [(b[0], a) for b, a in zip(images[::2], images[1::2], strict=True)]
-            return [(None, i) for i in images]
-        if update:
-            return [
-                (
-                    r["before_values"],
-                    _image(r["after_values"], r.get("after_none_sources", {})),
-                )
-                for r in event.rows
-            ]
-        return [(None, _image(r["values"], r.get("none_sources", {}))) for r in event.rows]
 
     def _truncation(
         self,
@@ -324,6 +287,21 @@ class MySQLStream(ChangeStream):
         if kept and at[0] != _file_index(file):  # the position's file is no longer written
             h.margin_files = sum(1 for i in kept if i < at[0])
         return h
+
+
+def _library_rows(event: Any) -> list[tuple[dict[str, Any] | None, tuple[dict[str, Any], int]]]:
+    """A row event's rows as the library decodes them: (before image or None, (image, zero
+    dates)), for the tables whose types mysql_rows does not take."""
+    from pymysqlreplication.row_event import UpdateRowsEvent
+
+    if event is None:
+        return []
+    if isinstance(event, UpdateRowsEvent):
+        return [
+            (r["before_values"], _image(r["after_values"], r.get("after_none_sources", {})))
+            for r in event.rows
+        ]
+    return [(None, _image(r["values"], r.get("none_sources", {}))) for r in event.rows]
 
 
 def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> tuple[dict[str, Any], int]:

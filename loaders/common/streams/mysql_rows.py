@@ -248,16 +248,3 @@ class RowsReader:
         if pos != end:
             raise ValueError(f"a row event's images end at byte {pos}, not {end}")
         return out
-
-
-def event_bytes(event: Any) -> tuple[bytes, int, int] | None:
-    """The bytes of a parsed row event and where its rows start and end, or None when the
-    library's packet wrapper holds them in a way this cannot read."""
-    wrapper = event.packet
-    if getattr(wrapper, "_BinLogPacketWrapper__data_buffer", b""):
-        return None
-    packet = wrapper.packet
-    data, pos = getattr(packet, "_data", None), getattr(packet, "_position", None)
-    if not isinstance(data, bytes | bytearray) or not isinstance(pos, int):
-        return None
-    return data, pos, pos + (event.event_size - wrapper.read_bytes)
