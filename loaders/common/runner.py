@@ -29,6 +29,7 @@ from .sql_table import sql_table_resource
 from .stream_table import stream_table_resource
 from .streams.base import ChangeStream
 from .types import Progress, SourceColumn, SqlSourceSpec, TableMetrics, TablePlan, TableSpec, emit
+from .warehouse import held_open
 
 
 def select_tables(
@@ -71,6 +72,7 @@ def run_sql_source(
         with (
             source_lock(pipelines_dir(), spec.name, destination),
             warehouse_lock(destination, f"{spec.name} load"),
+            held_open(destination),
         ):
             if reconcile:
                 return _reconcile_tables(spec, reader, selected, destination)

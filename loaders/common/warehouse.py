@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -39,3 +40,28 @@ def duckdb_settings() -> dict[str, str | bool | int | float | list[str]]:
         "temp_directory": duckdb_temp_dir(),
         "preserve_insertion_order": False,
     }
+
+
+@contextlib.contextmanager
+def held_open(destination: str) -> Iterator[None]:
+    """The warehouse file held open for a whole source run (inside its warehouse lock).
+
+    dlt opens and closes a DuckDB connection per step and per job, and DuckDB checkpoints the
+    file whenever its last connection closes: about ten checkpoints a run, 0.05-0.2 s each on a
+    2M-order warehouse whatever the run wrote. Held open, the run checkpoints once, when it
+    ends; what it committed is in the WAL meanwhile, as durable as before."""
+    if destination != "duckdb":
+        yield
+        return
+    import duckdb
+
+    Path(duckdb_path()).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(duckdb_path())
+    except duckdb.Error:  # locked by another program, say: dlt's own connection says so
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.close()

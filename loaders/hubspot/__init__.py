@@ -20,6 +20,7 @@ from ..common.locks import source_lock, warehouse_lock
 from ..common.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
 from ..common.runner import select_tables
 from ..common.types import Progress, TableMetrics, TableSpec, emit
+from ..common.warehouse import held_open
 from .client import HUBSPOT_API, HubSpotSession, check_response, make_client
 from .resources import RESOURCES, HubSpotContext
 
@@ -53,6 +54,7 @@ def run_hubspot(
     with (
         source_lock(pipelines_dir(), "hubspot", destination),
         warehouse_lock(destination, "hubspot load"),
+        held_open(destination),
     ):
         pipeline, recovered = open_pipeline("hubspot", destination, "raw_hubspot", TABLES)
         raw = RawAccess(pipeline, existing_tables(pipeline, TABLES))
