@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from unittest import mock
 
 import pytest
 from pymysqlreplication import BinLogStreamReader
@@ -16,9 +17,8 @@ from pymysqlreplication.event import QueryEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from loaders.common.errors import LoaderError
-from loaders.common.streams.binlog_events import FastEvents, Rows
-from loaders.common.streams.mysql import _library_rows
-from loaders.common.streams.mysql_rows import RowsReader
+from loaders.common.streams import binlog_events
+from loaders.common.streams.mysql_rows import RowsReader, library_rows
 from tests.fixtures.services import mysql_connect
 from world.urls import DbUrl
 
@@ -101,17 +101,18 @@ def _ours(
 
     def library(event: Any) -> list:
         decoded.append(False)
-        return _library_rows(event)
+        return library_rows(event)
 
     out = []
     try:
-        for event in FastEvents(stream, database, tables, library):
-            if isinstance(event, Rows):
-                images = []
-                for before, image in event.rows:
-                    images += ([(before, 0)] if before is not None else []) + [image]
-                out.append((event.table, images, not decoded))
-                decoded.clear()
+        with mock.patch.object(binlog_events, "library_rows", library):
+            for event in binlog_events.FastEvents(stream, database, tables):
+                if isinstance(event, binlog_events.Rows):
+                    images = []
+                    for before, image in event.rows:
+                        images += ([(before, 0)] if before is not None else []) + [image]
+                    out.append((event.table, images, not decoded))
+                    decoded.clear()
     finally:
         stream.close()
     return out

@@ -27,7 +27,7 @@ from pymysqlreplication.constants import BINLOG
 from pymysqlreplication.packet import BinLogPacketWrapper
 
 from ..errors import LoaderError
-from .mysql_rows import RowsReader
+from .mysql_rows import RowsReader, library_rows
 
 _P = "_BinLogStreamReader__"  # the reader's private attributes
 WRITE, UPDATE, DELETE = "write", "update", "delete"
@@ -91,11 +91,9 @@ def _table_name(data: bytes) -> tuple[str, str]:
 class FastEvents:
     """The events of one read of a `BinLogStreamReader` opened with `blocking=False`."""
 
-    def __init__(self, stream: Any, schema: str, tables: Collection[str], library_rows: Any):
+    def __init__(self, stream: Any, schema: str, tables: Collection[str]):
         self.stream = stream
-        self.schema = schema
-        self.tables = set(tables)
-        self.library_rows = library_rows  # (event) -> rows, for tables the reader cannot read
+        self._loaded = {(schema, t) for t in tables}
         self._ignored: set[int] = set()  # table ids of tables the run does not load
         self._map: dict[int, Any] = {}  # the table map this loop last saw
 
@@ -164,37 +162,33 @@ class FastEvents:
                 self._ignored.clear()
             data = pkt._data
             kind = data[5]
-            log_pos = int.from_bytes(data[14:18], "little")
-            if kind in _ROWS or kind == BINLOG.TABLE_MAP_EVENT:
-                table_id = int.from_bytes(data[20:26], "little")
-                if table_id in self._ignored or (kind in _ROWS and table_id not in s.table_map):
-                    s.log_pos = log_pos or s.log_pos
-                    continue
-                if kind == BINLOG.TABLE_MAP_EVENT:
-                    if table_id in s.table_map:  # known (freeze_schema): nothing to parse
-                        s.log_pos = log_pos or s.log_pos
-                        continue
-                    if _table_name(data) not in ((self.schema, t) for t in self.tables):
-                        self._ignored.add(table_id)
-                        s.log_pos = log_pos or s.log_pos
-                        continue
-            if kind in _ROWS:
-                s.log_pos = log_pos or s.log_pos
-                yield self._rows(pkt, data, kind, table_id)
-            elif kind == BINLOG.XID_EVENT:
-                s.log_pos = log_pos or s.log_pos
-                yield Commit()
-            elif kind in _LIBRARY:
-                event = self._library(pkt)
-                if event is not None and kind == BINLOG.QUERY_EVENT:
-                    yield event
-            elif kind in _UNREADABLE:
+            if kind in _UNREADABLE:
                 raise LoaderError(
                     f"the binlog at {s.log_file}:{s.log_pos} holds {_UNREADABLE[kind]}, "
                     "which the loader cannot read"
                 )
-            else:  # GTIDs, annotations, checkpoints, heartbeats: only the position moves
-                s.log_pos = log_pos or s.log_pos
+            table_id = int.from_bytes(data[20:26], "little")  # row events and table maps
+            if (
+                kind == BINLOG.TABLE_MAP_EVENT
+                and table_id not in s.table_map
+                and table_id not in self._ignored
+            ):
+                if _table_name(data) in self._loaded:
+                    self._library(pkt)  # a loaded table's new map: the library parses it
+                    continue
+                self._ignored.add(table_id)
+            if kind in _LIBRARY and kind != BINLOG.TABLE_MAP_EVENT:
+                event = self._library(pkt)  # which moves the position itself
+                if event is not None and kind == BINLOG.QUERY_EVENT:
+                    yield event
+                continue
+            # Any other event moves the position here; GTIDs, annotations, checkpoints, known
+            # table maps (freeze_schema) and the events of tables the run does not load do no more.
+            s.log_pos = int.from_bytes(data[14:18], "little") or s.log_pos
+            if kind in _ROWS and table_id in s.table_map:
+                yield self._rows(pkt, data, kind, table_id)
+            elif kind == BINLOG.XID_EVENT:
+                yield Commit()
 
     def _rows(self, pkt: Any, data: bytes, kind: int, table_id: int) -> Rows:
         table = self.stream.table_map[table_id]
@@ -214,12 +208,10 @@ class FastEvents:
         if what == UPDATE:
             full = full and reader.full(data[p : p + width])
             p += width
-        end = (
-            1 + int.from_bytes(data[10:14], "little") - (4 if self._private("use_checksum") else 0)
-        )
         if not full:
-            return Rows(table.table, what, self.library_rows(self._library(pkt)))
-        images = reader.images(data, p, end)
+            return Rows(table.table, what, library_rows(self._library(pkt)))
+        checksum = 4 if self._private("use_checksum") else 0
+        images = reader.images(data, p, 1 + int.from_bytes(data[10:14], "little") - checksum)
         if what == UPDATE:
             return Rows(
                 table.table,

@@ -12,12 +12,9 @@ or a DDL statement), with the server's id beside it so that another server is re
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from ..errors import LoaderError, TransientLoaderError
@@ -25,7 +22,6 @@ from ..sql_readers.base import ConnInfo
 from .base import ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
 from .binlog_events import DELETE, Commit, FastEvents, Rows
 
-ZERO_DATE_SOURCES = ("out of datetime range", "out of date range", "out of datetime2 range")
 ZEROS = "__zero_dates__"  # per row image: how many of its dates were zero dates (now NULL)
 _TRUNCATE = re.compile(r"^\s*truncate\s+(?:table\s+)?(?:`?(\w+)`?\.)?`?(\w+)`?", re.I)
 _DDL = re.compile(r"^\s*(alter|create|drop|rename|truncate)\b", re.I)
@@ -209,7 +205,7 @@ class MySQLStream(ChangeStream):
             position.update(file=file, pos=pos)
 
         try:
-            events = iter(FastEvents(stream, self.conn.database, list(changes), _library_rows))
+            events = iter(FastEvents(stream, self.conn.database, list(changes)))
             while self.order(position) < end:
                 event = next(events, None)
                 if event is None:  # the server's end: every transaction up to `now` was read
@@ -287,67 +283,3 @@ class MySQLStream(ChangeStream):
         if kept and at[0] != _file_index(file):  # the position's file is no longer written
             h.margin_files = sum(1 for i in kept if i < at[0])
         return h
-
-
-def _library_rows(event: Any) -> list[tuple[dict[str, Any] | None, tuple[dict[str, Any], int]]]:
-    """A row event's rows as the library decodes them: (before image or None, (image, zero
-    dates)), for the tables whose types mysql_rows does not take."""
-    from pymysqlreplication.row_event import UpdateRowsEvent
-
-    if event is None:
-        return []
-    if isinstance(event, UpdateRowsEvent):
-        return [
-            (r["before_values"], _image(r["after_values"], r.get("after_none_sources", {})))
-            for r in event.rows
-        ]
-    return [(None, _image(r["values"], r.get("none_sources", {}))) for r in event.rows]
-
-
-def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> tuple[dict[str, Any], int]:
-    """A row image as raw takes it (JSON as text, TIME as text, zero dates NULL) and how many
-    zero dates it had."""
-    row = {}
-    for name, value in values.items():
-        if isinstance(value, dict | list):  # MySQL's binary JSON (MariaDB's is text)
-            value = json.dumps(_plain(value), separators=(", ", ": "), default=_json_default)
-        elif isinstance(value, dt.timedelta):
-            value = _time_text(value)
-        elif isinstance(value, set):
-            value = ",".join(sorted(value))
-        row[name] = value
-    return row, sum(1 for s in none_sources.values() if str(s) in ZERO_DATE_SOURCES)
-
-
-def _plain(value: Any) -> Any:
-    """Binary JSON as mysql-replication decodes it, with bytes keys and strings, as plain JSON."""
-    if isinstance(value, dict):
-        return {
-            (k.decode("utf-8", "replace") if isinstance(k, bytes) else k): _plain(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-def _time_text(value: dt.timedelta) -> str:
-    seconds = value.total_seconds()
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    whole = int(seconds)
-    text = f"{sign}{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-    micros = round((seconds - whole) * 1_000_000)
-    return text + (f".{micros:06d}" if micros else "")

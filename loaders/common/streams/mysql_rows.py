@@ -8,20 +8,24 @@ map is first seen. The values are the library's, value for value (tests/loaders/
 test_binlog_rows.py decodes the same events both ways): the common types of an OLTP schema
 (integers, floats, DECIMAL, DATETIME(n), TIMESTAMP(n), DATE, CHAR/VARCHAR/TEXT, ENUM). A table
 with any other type (JSON, SET, BIT, TIME, YEAR, spatial, the pre-5.6 temporal formats) is
-decoded by the library, as is an image that is not FULL.
+decoded by the library, as is an image that is not FULL (`library_rows`, which also turns the
+library's JSON, TIME and SET values into what raw takes).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from pymysql.charset import charset_by_name
 from pymysqlreplication.constants import FIELD_TYPE
+from pymysqlreplication.row_event import UpdateRowsEvent
 
+ZERO_DATE_SOURCES = ("out of datetime range", "out of date range", "out of datetime2 range")
 ZERO = object()  # a zero date ('0000-00-00'): NULL in raw, counted
 Reader = Callable[[bytes, int], tuple[Any, int]]
 _COMPRESSED = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)  # bytes for 0..9 leftover decimal digits
@@ -248,3 +252,65 @@ class RowsReader:
         if pos != end:
             raise ValueError(f"a row event's images end at byte {pos}, not {end}")
         return out
+
+
+def library_rows(event: Any) -> list[tuple[dict[str, Any] | None, tuple[dict[str, Any], int]]]:
+    """A row event's rows as the library decodes them: (before image or None, (image, zero
+    dates)), for the tables whose types RowsReader does not take."""
+    if event is None:
+        return []
+    if isinstance(event, UpdateRowsEvent):
+        return [
+            (r["before_values"], _image(r["after_values"], r.get("after_none_sources", {})))
+            for r in event.rows
+        ]
+    return [(None, _image(r["values"], r.get("none_sources", {}))) for r in event.rows]
+
+
+def _image(values: dict[str, Any], none_sources: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """A row image as raw takes it (JSON as text, TIME as text, zero dates NULL) and how many
+    zero dates it had."""
+    row = {}
+    for name, value in values.items():
+        if isinstance(value, dict | list):  # MySQL's binary JSON (MariaDB's is text)
+            value = json.dumps(_plain(value), separators=(", ", ": "), default=_json_default)
+        elif isinstance(value, dt.timedelta):
+            value = _time_text(value)
+        elif isinstance(value, set):
+            value = ",".join(sorted(value))
+        row[name] = value
+    return row, sum(1 for s in none_sources.values() if str(s) in ZERO_DATE_SOURCES)
+
+
+def _plain(value: Any) -> Any:
+    """Binary JSON as mysql-replication decodes it, with bytes keys and strings, as plain JSON."""
+    if isinstance(value, dict):
+        return {
+            (k.decode("utf-8", "replace") if isinstance(k, bytes) else k): _plain(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _time_text(value: dt.timedelta) -> str:
+    seconds = value.total_seconds()
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    whole = int(seconds)
+    text = f"{sign}{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    micros = round((seconds - whole) * 1_000_000)
+    return text + (f".{micros:06d}" if micros else "")
