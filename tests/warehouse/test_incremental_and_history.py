@@ -114,23 +114,24 @@ def test_an_order_in_the_future_counts_once_its_time_comes(
     changed: ChangedWorld, tmp_path: Path
 ) -> None:
     """The first incremental build after an order's time has come counts it as valid, in both
-    facts, though nothing of it changed (on a copy of the warehouse: the clock moves on; the
-    views take the clock when they are built)."""
+    facts and in its customer's lifetime figures, though nothing of it changed (on a copy of
+    the warehouse: the clock moves on; the views take the clock when they are built)."""
     world = changed.world
     copy = tmp_path / "warehouse.duckdb"  # the same file name: the same database name
     shutil.copy(world.dbt.warehouse, copy)
     dbt = DbtProject(
         str(copy), tmp_path / "target", dbt_env(str(copy), tmp_path / "target", world.dbt.env)
     )
-    order_id, placed_at = dbt.sql(
-        """select orders.order_id, orders.placed_at from marts.fct_orders as orders
+    order_id, customer_id, placed_at = dbt.sql(
+        """select orders.order_id, orders.customer_id, orders.placed_at from marts.fct_orders as orders
            inner join seeds.order_statuses as statuses on orders.status = statuses.order_status
            where orders.is_placed_in_future and statuses.is_revenue_status
+               and orders.customer_id in (select customer_id from marts.dim_customers)
            order by orders.order_id limit 1"""
     )[0]
     later = (placed_at + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     dbt.run(
-        *("run", "--target", "ci", "--select", "+fct_orders", "+fct_order_items"),
+        *("run", "--target", "ci", "--select", "+fct_orders", "+fct_order_items", "+dim_customers"),
         *("--vars", json.dumps({"as_of": later})),
     )
     assert dbt.sql(
@@ -142,6 +143,15 @@ def test_an_order_in_the_future_counts_once_its_time_comes(
             f"select is_valid_order from marts.fct_order_items where order_id = {order_id}"
         )
     } == {True}
+    # The customer's lifetime figures count it too, though none of their orders changed.
+    valid, revenue = dbt.sql(
+        f"select count(*), sum(net_revenue_usd) from marts.fct_orders "
+        f"where customer_id = {customer_id} and is_valid_order"
+    )[0]
+    assert dbt.sql(
+        "select lifetime_valid_orders, lifetime_net_revenue_usd from marts.dim_customers "
+        f"where customer_id = {customer_id}"
+    ) == [(valid, revenue)]
 
 
 def test_hard_deleted_orders_leave_the_facts(changed: ChangedWorld) -> None:
@@ -403,7 +413,13 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
         Path(world.dbt.target_dir) / "run/shopsphere/models/marts/marketing/fct_email_sends.sql"
     )
     assert "delete from" in sends_sql.read_text().lower()
+    aggregate = (
+        Path(world.dbt.target_dir)
+        / "run/shopsphere/models/intermediate/core/int_customers_aggregated_from_orders.sql"
+    )
+    assert "delete from" in aggregate.read_text().lower()
     incremental = {t: _rows(world, t, k) for t, k in facts}
+    incremental["customers"] = _customer_rows(world)
     assert len(incremental["fct_orders"]) == world.shop("select count(*) from orders")[0][0]
     world.dbt.run(
         "build",
@@ -416,8 +432,19 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
         "fct_orders",
         "fct_order_items",
         "fct_email_sends",
+        "int_customers_aggregated_from_orders+",
     )
     assert "delete from" not in run_sql.read_text().lower()
+    assert "delete from" not in aggregate.read_text().lower()
     full = {t: _rows(world, t, k) for t, k in facts}
+    full["customers"] = _customer_rows(world)
     for table in full:
         assert incremental[table] == full[table], table
+
+
+def _customer_rows(world: BuiltWorld) -> list[tuple[Any, ...]]:
+    """The per-customer aggregate (without the build's stamps) and the customer mart."""
+    return world.mart(
+        "select * exclude (_built_at, _as_of) from intermediate.int_customers_aggregated_from_orders "
+        "order by customer_id"
+    ) + world.mart("select * from marts.dim_customers order by customer_id")

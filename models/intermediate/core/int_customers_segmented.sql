@@ -29,7 +29,8 @@ final as (
         coalesce(order_history.lifetime_valid_orders, 0) as lifetime_valid_orders,
         coalesce(order_history.lifetime_net_revenue_usd, 0) as lifetime_net_revenue_usd,
         case
-            when order_history.customer_id is null then 'prospect'
+            -- No valid order yet (none at all, or only cancelled, future or unconvertible ones).
+            when coalesce(order_history.lifetime_valid_orders, 0) = 0 then 'prospect'
             when
                 order_history.last_order_at
                 < {{ dbt.dateadd('day', -var('lapsed_after_days'), run_timestamp()) }} then 'lapsed'
