@@ -447,4 +447,6 @@ def _customer_rows(world: BuiltWorld) -> list[tuple[Any, ...]]:
     return world.mart(
         "select * exclude (_built_at, _as_of) from intermediate.int_customers_aggregated_from_orders "
         "order by customer_id"
-    ) + world.mart("select * from marts.dim_customers order by customer_id")
+    ) + world.mart(
+        "select * exclude (_built_at, _as_of) from marts.dim_customers order by customer_id"
+    )

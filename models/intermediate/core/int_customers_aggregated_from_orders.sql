@@ -136,12 +136,25 @@ aggregated as (
 
 ),
 
--- A touched customer left with no order gets a row of zeros, which replaces the held one and
--- is then deleted (post-hook): delete+insert replaces only the keys it writes.
+-- The customers this build writes: every one with an order, or the touched ones. A touched
+-- customer left with no order gets a row of zeros, which replaces the held one and is then
+-- deleted (post-hook): delete+insert replaces only the keys it writes.
+written as (
+
+    select customer_id from aggregated
+    {%- if is_incremental() %}
+
+    union
+
+    select customer_id from touched_customers
+    {%- endif %}
+
+),
+
 final as (
 
     select
-        cast({{ 'touched_customers' if is_incremental() else 'aggregated' }}.customer_id as bigint) as customer_id,
+        cast(written.customer_id as bigint) as customer_id,
         cast(aggregated.first_order_at as timestamp) as first_order_at,
         cast(aggregated.last_order_at as timestamp) as last_order_at,
         cast(coalesce(aggregated.lifetime_valid_orders, 0) as bigint) as lifetime_valid_orders,
@@ -149,13 +162,9 @@ final as (
         cast(coalesce(aggregated.order_count, 0) as bigint) as order_count,
         cast({{ run_timestamp() }} as timestamp) as _as_of,
         {{ built_at() }} as _built_at
-    {%- if is_incremental() %}
-    from touched_customers
+    from written
     left join aggregated
-        on touched_customers.customer_id = aggregated.customer_id
-    {%- else %}
-    from aggregated
-    {%- endif %}
+        on written.customer_id = aggregated.customer_id
 
 )
 
