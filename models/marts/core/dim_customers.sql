@@ -15,7 +15,7 @@
 
 -- depends_on: {{ ref('stg_hubspot__contacts') }}
 -- depends_on: {{ ref('int_contacts_keyed_by_email') }}
--- depends_on: {{ ref('int_customers_checked_for_shared_emails') }}
+-- depends_on: {{ ref('int_customers_sharing_an_email') }}
 -- depends_on: {{ ref('int_customers_aggregated_from_orders') }}
 -- depends_on: {{ ref('int_customers_pseudonymized') }}
 
@@ -152,12 +152,13 @@ touched_customers as (
 
     -- Flagged as a duplicate though no other account has the address any more (the other was
     -- deleted, or changed while it was not in this table).
-    select checked.customer_id
-    from {{ ref('int_customers_checked_for_shared_emails') }} as checked
-    where checked.customer_id in (
-            select held.customer_id from {{ this }} as held where held.has_duplicate_email
+    select held.customer_id
+    from {{ this }} as held
+    where held.has_duplicate_email
+        and held.customer_id not in (
+            select sharing.customer_id
+            from {{ ref('int_customers_sharing_an_email') }} as sharing
         )
-        and not checked.has_duplicate_email
 
 ),
 {% endif %}
