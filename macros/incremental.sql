@@ -1,4 +1,23 @@
 {#
+    The CTE `last_build` of an incremental model: when its newest rows were built (`built_at`,
+    from `_built_at`) and, with `clock`, the clock they were computed with (`as_of`, from
+    `_as_of`); 1900-01-01 when the table is empty.
+#}
+{% macro last_build_cte(clock=false) -%}
+last_build as (
+
+    select
+        coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at
+        {%- if clock %},
+        coalesce(max(_as_of), cast('1900-01-01' as timestamp)) as as_of
+        {%- endif %}
+    from {{ this }}
+
+)
+{%- endmacro %}
+
+
+{#
     CTEs naming the orders an incremental fact must rebuild, ending with `changed_orders`:
     - orders whose own row, items or payments staging rewrote since the fact's last build
       (staging stamps what it writes with _built_at): exact, however late the load;
@@ -11,12 +30,7 @@
     fact holds. Hard-deleted orders are removed by the facts' post-hooks.
 #}
 {% macro changed_orders_ctes(campaigns=false) -%}
-last_build as (
-
-    select coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at
-    from {{ this }}
-
-),
+{{ last_build_cte() }},
 
 {%- if campaigns %}
 

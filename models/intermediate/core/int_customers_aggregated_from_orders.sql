@@ -14,14 +14,7 @@
 with
 
 {% if is_incremental() %}
-last_build as (
-
-    select
-        coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at,
-        coalesce(max(_as_of), cast('1900-01-01' as timestamp)) as as_of
-    from {{ this }}
-
-),
+{{ last_build_cte(clock=true) }},
 
 order_counts as (
 

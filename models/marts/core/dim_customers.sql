@@ -13,7 +13,6 @@
     with the clock. The post-hook drops the accounts deleted in the shop. A changed seed
     (country_names) or segment variable needs a --full-refresh. -#}
 
--- depends_on: {{ ref('stg_hubspot__contacts') }}
 -- depends_on: {{ ref('int_contacts_keyed_by_email') }}
 -- depends_on: {{ ref('int_customers_sharing_an_email') }}
 -- depends_on: {{ ref('int_customers_aggregated_from_orders') }}
@@ -22,14 +21,7 @@
 with
 
 {% if is_incremental() %}
-last_build as (
-
-    select
-        coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at,
-        coalesce(max(_as_of), cast('1900-01-01' as timestamp)) as as_of
-    from {{ this }}
-
-),
+{{ last_build_cte(clock=true) }},
 
 changed_accounts as (
 
@@ -37,6 +29,17 @@ changed_accounts as (
     from {{ ref('stg_shop__customers') }} as accounts
     cross join last_build
     where accounts._built_at > last_build.built_at
+
+),
+
+changed_contacts as (
+
+    select
+        contacts.contact_id,
+        contacts.email_key
+    from {{ ref('int_contacts_keyed_by_email') }} as contacts
+    cross join last_build
+    where contacts._built_at > last_build.built_at
 
 ),
 
@@ -51,20 +54,9 @@ changed_keys as (
 
     union
 
-    select contacts.email_key
-    from {{ ref('int_contacts_keyed_by_email') }} as contacts
-    cross join last_build
-    where contacts._built_at > last_build.built_at
-        and contacts.email_key is not null
-
-),
-
-changed_contacts as (
-
-    select contacts.contact_id
-    from {{ ref('stg_hubspot__contacts') }} as contacts
-    cross join last_build
-    where contacts._built_at > last_build.built_at
+    select changed_contacts.email_key
+    from changed_contacts
+    where changed_contacts.email_key is not null
 
 ),
 
@@ -145,7 +137,7 @@ touched_customers as (
     from {{ this }} as held
     where held.hubspot_contact_id is not null
         and held.hubspot_contact_id not in (
-            select contacts.contact_id from {{ ref('stg_hubspot__contacts') }} as contacts
+            select contacts.contact_id from {{ ref('int_contacts_keyed_by_email') }} as contacts
         )
 
     union
