@@ -7,7 +7,12 @@
       - model and key: the staging model and its primary key; the source and table follow from
         the model's name (stg_<source>__<table>);
       - checked: the rows it looks at, its denominator (every row unless said);
-      - failing: the predicate a checked row breaks, and reason: an expression saying why.
+      - failing: the predicate a checked row breaks, and reason: an expression saying why;
+      - scope: what an incremental build of dq_issues re-checks (see dq_issue_rows):
+        'row' (the default) when the predicate reads the row alone (and seeds: a changed seed
+        needs `--full-refresh`), so only the rows staging rewrote; 'clock' when it compares the
+        row with the build's clock, so those and the records the rule holds (they may leave
+        as time passes); 'whole' when it reads other rows or models, so every row.
     A rule spanning several models lists them in `checks` instead (see uncastable_checks).
 
     Everything else is generated from this list: the model dq_rules (the rules as a table),
@@ -18,7 +23,7 @@
 {% macro dq_rules() %}
     {%- set text = dbt.type_string() -%}
     {{ return([
-        {'name': 'duplicate_customer_email', 'action': 'flagged', 'tolerance': 0.03,
+        {'name': 'duplicate_customer_email', 'action': 'flagged', 'tolerance': 0.03, 'scope': 'whole',
          'description': "Another account has the same email after lowercasing and trimming; both kept, flagged in dim_customers.has_duplicate_email",
          'model': 'stg_shop__customers', 'key': 'customer_id',
          'checked': 'has_valid_email and not is_deleted',
@@ -39,7 +44,7 @@
          'checked': 'not is_deleted',
          'failing': 'country_code is null',
          'reason': "'country_code is null'"},
-        {'name': 'future_placed_at', 'action': 'excluded', 'tolerance': 0.01,
+        {'name': 'future_placed_at', 'action': 'excluded', 'tolerance': 0.01, 'scope': 'clock',
          'description': "placed_at is later than the build (the shop's clock bug); excluded from valid orders until its time comes",
          'model': 'stg_shop__orders', 'key': 'order_id',
          'failing': 'placed_at > ' ~ run_timestamp(),
@@ -54,11 +59,11 @@
          'model': 'stg_shop__order_items', 'key': 'order_item_id',
          'failing': 'not has_positive_quantity',
          'reason': "'quantity ' || cast(quantity as " ~ text ~ ")"},
-        {'name': 'orphan_product', 'action': 'flagged', 'tolerance': 0.01,
+        {'name': 'orphan_product', 'action': 'flagged', 'tolerance': 0.01, 'scope': 'whole',
          'description': "product_id is not in the catalog; kept, flagged is_orphan_product",
          'model': 'stg_shop__order_items', 'key': 'order_item_id',
-         'failing': "exists (select 1 from " ~ ref('int_order_items_joined_to_products') ~ " as line
-            where line.order_item_id = checked_row.order_item_id and line.is_orphan_product)",
+         'failing': "checked_row.order_item_id in (select line.order_item_id from " ~ ref('int_order_items_joined_to_products') ~ " as line
+            where line.is_orphan_product)",
          'reason': "'product ' || cast(product_id as " ~ text ~ ") || ' is not in the catalog'"},
         {'name': 'missing_processed_at', 'action': 'corrected', 'tolerance': 0.02,
          'description': "A processed payment without processing time: the legacy zero date, turned into NULL by the loader",
@@ -82,18 +87,17 @@
          'checked': 'email is not null and not is_archived',
          'failing': 'not has_valid_email',
          'reason': "'not a plausible address'"},
-        {'name': 'duplicate_contact_email', 'action': 'excluded', 'tolerance': 0.05,
+        {'name': 'duplicate_contact_email', 'action': 'excluded', 'tolerance': 0.05, 'scope': 'whole',
          'description': "A live contact sharing its email with a more recently modified one, which represents the person",
          'model': 'stg_hubspot__contacts', 'key': 'contact_id',
          'checked': 'has_valid_email and not is_archived',
-         'failing': "not exists (select 1 from " ~ ref('int_contacts_deduplicated') ~ " as kept
-            where kept.contact_id = checked_row.contact_id)",
+         'failing': "checked_row.contact_id not in (select kept.contact_id from " ~ ref('int_contacts_deduplicated') ~ " as kept)",
          'reason': "'another live contact with this email was modified more recently'"},
-        {'name': 'event_without_campaign', 'action': 'excluded', 'tolerance': 0.01,
+        {'name': 'event_without_campaign', 'action': 'excluded', 'tolerance': 0.01, 'scope': 'whole',
          'description': "An email event whose send belongs to no known marketing email (or a portal that does not serve marketing emails); left out of campaign figures, which stay right",
          'model': 'stg_hubspot__email_events', 'key': 'email_event_id',
-         'failing': "exists (select 1 from " ~ ref('int_email_events_attributed_to_campaigns') ~ " as attributed
-            where attributed.email_event_id = checked_row.email_event_id and attributed.campaign_id is null)",
+         'failing': "checked_row.email_event_id in (select attributed.email_event_id from " ~ ref('int_email_events_attributed_to_campaigns') ~ " as attributed
+            where attributed.campaign_id is null)",
          'reason': "'send ' || cast(email_campaign_id as " ~ text ~ ") || ' belongs to no marketing email'"},
         {'name': 'unknown_order_status', 'action': 'flagged', 'tolerance': 0.01,
          'description': "A status the seed order_statuses does not know; the order keeps it and is not revenue until the seed says it is",
@@ -120,7 +124,7 @@
          'model': 'stg_shop__payments', 'key': 'payment_id',
          'failing': outside_domain('payment_method', 'payment_method') ~ ' or ' ~ outside_domain('payment_status', 'payment_status'),
          'reason': "'method ' || coalesce(payment_method, 'null') || ', status ' || coalesce(payment_status, 'null')"},
-        {'name': 'customer_created_in_future', 'action': 'flagged', 'tolerance': 0.01,
+        {'name': 'customer_created_in_future', 'action': 'flagged', 'tolerance': 0.01, 'scope': 'clock',
          'description': "An account whose created_at is after the build (clock skew); kept as is",
          'model': 'stg_shop__customers', 'key': 'customer_id',
          'failing': 'created_at > ' ~ run_timestamp(),
@@ -212,7 +216,7 @@
             {%- set source, table = check.model.split('__') -%}
             {%- do checks.append({
                 'rule': rule.name, 'model': check.model, 'key': check.key,
-                'source': source[4:], 'table': table,
+                'source': source[4:], 'table': table, 'scope': rule.get('scope', 'row'),
                 'checked': check.get('checked', 'true'),
                 'failing': check.failing, 'reason': check.reason}) -%}
         {%- endfor -%}
@@ -250,18 +254,64 @@
 {%- endmacro %}
 
 
-{# The quarantine's rows, for dq_issues: one select per check, its failing rows among those it checks. #}
+{#
+    The quarantine's rows, for dq_issues: one select per check, its failing rows among those it
+    checks (rule, table, the record's key as text, reason, load). In an incremental build (with
+    the CTE last_build) a check reads the rows its scope says: those staging rewrote since the
+    last build and, for 'clock', the records the rule holds; 'whole' reads every row.
+#}
 {% macro dq_issue_rows() -%}
     {%- for check in dq_checks() %}
     {% if not loop.first %}union all{% endif %}
     select
         '{{ check.rule }}' as rule_name,
+        '{{ check.table }}' as table_name,
         cast({{ check.key }} as {{ dbt.type_string() }}) as record_key,
         {{ check.reason }} as reason,
         _load_id
     from {{ ref(check.model) }} as checked_row
     where ({{ check.checked }}) and ({{ check.failing }})
+    {%- if is_incremental() and check.scope != 'whole' %}
+        and (
+            checked_row._built_at > (select last_build.built_at from last_build)
+            {%- if check.scope == 'clock' %}
+            or cast(checked_row.{{ check.key }} as {{ dbt.type_string() }}) in (
+                select held.record_key from {{ this }} as held
+                where held.rule_name = '{{ check.rule }}' and held.table_name = '{{ check.table }}'
+            )
+            {%- endif %}
+        )
+    {%- endif %}
     {% endfor -%}
+{%- endmacro %}
+
+
+{#
+    The issues an incremental build of dq_issues re-examines (issue_id): those of records staging
+    rewrote since the last build or no longer holds, and every issue of a 'clock' or 'whole'
+    rule. Each leaves the quarantine unless dq_issue_rows finds it again.
+#}
+{% macro dq_reexamined_issues() -%}
+    {%- set checks = dq_checks() -%}
+    {%- for model in checks | map(attribute='model') | unique %}
+    {%- set check = checks | selectattr('model', 'equalto', model) | first %}
+    select held.issue_id
+    from {{ this }} as held
+    left join {{ ref(model) }} as kept
+        on held.record_key = cast(kept.{{ check.key }} as {{ dbt.type_string() }})
+    where held.source_name = '{{ check.source }}' and held.table_name = '{{ check.table }}'
+        and (kept.{{ check.key }} is null or kept._built_at > (select last_build.built_at from last_build))
+
+    union
+    {%- endfor %}
+
+    select held.issue_id
+    from {{ this }} as held
+    where held.rule_name in (
+        {%- for rule in checks | rejectattr('scope', 'equalto', 'row') | map(attribute='rule') | unique %}
+        '{{ rule }}'{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
 {%- endmacro %}
 
 

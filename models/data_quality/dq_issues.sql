@@ -3,8 +3,32 @@
     rule, the reason, the record's key and the load that brought it. Nothing defective is
     silently counted: each record here is corrected, excluded or flagged in the marts as its
     rule says, and the rates are reported in dq_rule_results.
+
+    Incremental: a build re-examines the issues of the records staging rewrote or dropped since
+    the last build and of the rules whose scope is 'clock' or 'whole' (macro dq_reexamined_issues),
+    and checks the rows the rules' scopes say (macro dq_issue_rows). It writes only what changed:
+    an issue found again as it was stays untouched, one found with another reason or load is
+    rewritten (keeping its detected_at), and a re-examined issue not found again leaves as a
+    tombstone (no _built_at) that replaces it on issue_id and that the post-hook deletes.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='issue_id',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where _built_at is null",
+    meta={'tested_rows': 'latest_build'}
+) }}
+
 with
+
+{% if is_incremental() -%}
+{{ last_build_cte() }},
+
+reexamined as (
+    {{ dq_reexamined_issues() }}
+),
+
+{% endif -%}
 
 issues as (
     {{ dq_issue_rows() }}
@@ -15,29 +39,71 @@ rules as (
     select
         rule_name,
         source_name,
-        table_name,
         action,
         severity
     from {{ ref('dq_rules') }}
 
 ),
 
-final as (
+found as (
 
     select
-        {{ surrogate_key(['issues.rule_name', 'issues.record_key']) }} as issue_id,
+        {{ surrogate_key(['issues.rule_name', 'issues.table_name', 'issues.record_key']) }}
+            as issue_id,
         issues.rule_name,
         rules.source_name,
-        rules.table_name,
+        issues.table_name,
         issues.record_key,
         issues.reason,
         rules.action,
         rules.severity,
-        issues._load_id as load_id,
-        {{ run_timestamp() }} as detected_at
+        issues._load_id as load_id
     from issues
     inner join rules
         on issues.rule_name = rules.rule_name
+
+),
+
+final as (
+
+    select
+        found.issue_id,
+        found.rule_name,
+        found.source_name,
+        found.table_name,
+        found.record_key,
+        found.reason,
+        found.action,
+        found.severity,
+        found.load_id,
+        {% if is_incremental() %}coalesce(held.detected_at, {{ run_timestamp() }}){% else %}{{ run_timestamp() }}{% endif %}
+            as detected_at,
+        {{ built_at() }} as _built_at
+    from found
+    {%- if is_incremental() %}
+    left join {{ this }} as held
+        on found.issue_id = held.issue_id
+    where held.issue_id is null
+        or held.reason is distinct from found.reason
+        or held.load_id is distinct from found.load_id
+
+    union all
+
+    select
+        reexamined.issue_id,
+        null as rule_name,
+        null as source_name,
+        null as table_name,
+        null as record_key,
+        null as reason,
+        null as action,
+        null as severity,
+        null as load_id,
+        null as detected_at,
+        null as _built_at
+    from reexamined
+    where reexamined.issue_id not in (select found.issue_id from found)
+    {%- endif %}
 
 )
 

@@ -31,6 +31,8 @@ class ChangedWorld:
     stock_before: dict[tuple[int, str], int]
     first_as_of: str
     email_campaigns_before: dict[str, str]
+    issues_before: set[str]
+    issues_resolved: set[str]
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,43 @@ def changed(
         email_campaigns = dict(
             world.mart("select marketing_email_id, campaign_id from marts.fct_email_sends")
         )
+        issues = {r[0] for r in world.mart("select issue_id from data_quality.dq_issues")}
         report = world.change(fraction=0.03)
+        resolved = _resolve_two_issues(world)
         world.load()
         world.build_all()
-        yield ChangedWorld(world, report, prices, stock, first_as_of, email_campaigns)
+        yield ChangedWorld(
+            world, report, prices, stock, first_as_of, email_campaigns, issues, resolved
+        )
+
+
+def _resolve_two_issues(world: BuiltWorld) -> set[str]:
+    """The shop corrects an order's total and purges the order of a defective line (SPEC: test
+    orders go with their items and payments): both issues must leave the quarantine. It also
+    breaks another order's total, which must enter it."""
+    (order_issue, order_id), (line_issue, line_id) = (
+        world.mart(
+            f"select issue_id, record_key from data_quality.dq_issues where rule_name = '{rule}' "
+            "order by record_key limit 1"
+        )[0]
+        for rule in ("total_mismatch", "nonpositive_quantity")
+    )
+    world.shop(
+        "update orders set total_amount = subtotal - discount_amount + shipping_amount + tax_amount "
+        "where order_id = %s",
+        (int(order_id),),
+    )
+    (purged,) = world.shop(
+        "select order_id from order_items where order_item_id = %s", (int(line_id),)
+    )[0]
+    for table in ("order_items", "payments", "orders"):
+        world.shop(f"delete from {table} where order_id = %s", (purged,))
+    world.shop(
+        "update orders set total_amount = total_amount + 1 where order_id = (select clean.id from "
+        "(select min(order_id) as id from orders "
+        "where total_amount = subtotal - discount_amount + shipping_amount + tax_amount) as clean)"
+    )
+    return {order_issue, line_issue}
 
 
 def _utc_today() -> date:
@@ -129,6 +164,11 @@ def test_an_order_in_the_future_counts_once_its_time_comes(
                and orders.customer_id in (select customer_id from marts.dim_customers)
            order by orders.order_id limit 1"""
     )[0]
+    quarantined = (
+        "select count(*) from data_quality.dq_issues "
+        f"where rule_name = 'future_placed_at' and record_key = '{order_id}'"
+    )
+    assert dbt.sql(quarantined) == [(1,)]
     later = (placed_at + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     dbt.run(
         *("run", "--target", "ci", "--select", "+fct_orders", "+fct_order_items", "+dim_customers"),
@@ -137,6 +177,7 @@ def test_an_order_in_the_future_counts_once_its_time_comes(
     assert dbt.sql(
         f"select is_valid_order, is_placed_in_future from marts.fct_orders where order_id = {order_id}"
     ) == [(True, False)]
+    assert dbt.sql(quarantined) == [(0,)]  # it leaves the quarantine, though nothing changed
     assert {
         v
         for (v,) in dbt.sql(
@@ -418,8 +459,15 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
         / "run/shopsphere/models/intermediate/core/int_customers_aggregated_from_orders.sql"
     )
     assert "delete from" in aggregate.read_text().lower()
+    quarantine = Path(world.dbt.target_dir) / "run/shopsphere/models/data_quality/dq_issues.sql"
+    assert "delete from" in quarantine.read_text().lower()
     incremental = {t: _rows(world, t, k) for t, k in facts}
     incremental["customers"] = _customer_rows(world)
+    incremental["dq_issues"] = _quarantine_rows(world)
+    # The day's change corrected and deleted quarantined records and brought new ones.
+    issues = {r[0] for r in incremental["dq_issues"]}
+    assert changed.issues_resolved <= changed.issues_before - issues
+    assert issues - changed.issues_before
     assert len(incremental["fct_orders"]) == world.shop("select count(*) from orders")[0][0]
     world.dbt.run(
         "build",
@@ -433,11 +481,14 @@ def test_incremental_facts_equal_a_full_refresh(changed: ChangedWorld) -> None:
         "fct_order_items",
         "fct_email_sends",
         "int_customers_aggregated_from_orders+",
+        "dq_issues",
     )
     assert "delete from" not in run_sql.read_text().lower()
     assert "delete from" not in aggregate.read_text().lower()
+    assert "delete from" not in quarantine.read_text().lower()
     full = {t: _rows(world, t, k) for t, k in facts}
     full["customers"] = _customer_rows(world)
+    full["dq_issues"] = _quarantine_rows(world)
     for table in full:
         assert incremental[table] == full[table], table
 
@@ -449,4 +500,12 @@ def _customer_rows(world: BuiltWorld) -> list[tuple[Any, ...]]:
         "order by customer_id"
     ) + world.mart(
         "select * exclude (_built_at, _as_of) from marts.dim_customers order by customer_id"
+    )
+
+
+def _quarantine_rows(world: BuiltWorld) -> list[tuple[Any, ...]]:
+    """The quarantine without the build's stamps (an incremental build keeps a record's first
+    detection; a full refresh detects every record anew)."""
+    return world.mart(
+        "select * exclude (_built_at, detected_at) from data_quality.dq_issues order by issue_id"
     )
