@@ -4,9 +4,13 @@
   dbt tests as asset checks (orchestration.transform), and the dbt docs;
 - jobs: `daily` (every source, then dbt, then the docs), `load_<source>` on demand and
   `history_tests` (every dbt test on every row);
+- jobs: `intraday` (the SQL sources, then the dbt assets downstream of them: what has new data;
+  HubSpot keeps its daily cadence, its API budget is the limit);
 - schedules: `daily_schedule`, cron and timezone from SHOPSPHERE_DAILY_CRON (0 2 * * *) and
   SHOPSPHERE_SCHEDULE_TIMEZONE (UTC); `history_tests_schedule` from
-  SHOPSPHERE_HISTORY_TESTS_CRON (0 4 * * 0, Sundays);
+  SHOPSPHERE_HISTORY_TESTS_CRON (0 4 * * 0, Sundays); `intraday_schedule` from
+  SHOPSPHERE_INTRADAY_CRON (*/15 * * * *), stopped unless SHOPSPHERE_INTRADAY=on, and skipped
+  with its reason while a daily or an earlier intraday run is under way (the daily job wins);
 - sensors: `alert_on_run_failure` (one message per failed run) and `operations_watch`
   (stale sources, marts late by SHOPSPHERE_MARTS_DEADLINE).
 """
@@ -33,6 +37,37 @@ from .transform import (
 )
 
 SOURCES = ("shop", "catalog", "hubspot")
+UNDER_WAY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def intraday_schedule(cfg: Settings, job: Any) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="intraday_schedule",
+        job=job,
+        cron_schedule=cfg.intraday_cron,
+        execution_timezone=cfg.timezone,
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if cfg.intraday else dg.DefaultScheduleStatus.STOPPED
+        ),
+    )
+    def intraday(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        """One intraday run, unless the daily run (it wins) or the previous intraday run is under
+        way: then this tick is skipped, with the run it gave way to."""
+        for name in ("daily", "intraday"):
+            busy = context.instance.get_run_records(
+                dg.RunsFilter(job_name=name, statuses=UNDER_WAY), limit=1
+            )
+            if busy:
+                run_id = busy[0].dagster_run.run_id
+                return dg.SkipReason(f"the {name} run {run_id} is under way; skipped this tick")
+        return dg.RunRequest()
+
+    return intraday
 
 
 def failure_sensor(cfg: Settings) -> dg.SensorDefinition:
@@ -91,6 +126,19 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         description="Every source, then dbt build, then the docs and the report pages.",
         tags={"shopsphere/daily": "true"},  # one daily run at a time (dagster.yaml)
     )
+    sql_loads = [load for source, load in zip(SOURCES, loads, strict=True) if source != "hubspot"]
+    intraday = dg.define_asset_job(
+        "intraday",
+        selection=(
+            dg.AssetSelection.assets(*sql_loads).downstream()
+            - dg.AssetSelection.assets(docs, reports)
+        ),
+        description=(
+            "The SQL sources from their change streams, then the dbt models downstream of them "
+            "(every 15 minutes when SHOPSPHERE_INTRADAY=on)."
+        ),
+        tags={"shopsphere/intraday": "true"},  # one intraday run at a time (dagster.yaml)
+    )
     per_source = [
         dg.define_asset_job(
             f"load_{source}_job",
@@ -113,9 +161,10 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
             ("history_tests_schedule", history_tests, cfg.history_tests_cron),
         )
     ]
+    schedules.append(intraday_schedule(cfg, intraday))
     return dg.Definitions(
         assets=[*loads, dbt_build, docs, reports],
-        jobs=[daily, history_tests, *per_source],
+        jobs=[daily, intraday, history_tests, *per_source],
         schedules=schedules,
         sensors=[failure_sensor(cfg), watch_sensor(daily)],
         resources={

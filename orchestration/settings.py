@@ -24,6 +24,8 @@ class Settings:
     dbt_target_path: str
     daily_cron: str
     history_tests_cron: str  # the weekly run of every test on every row
+    intraday: bool  # the intraday schedule runs (SHOPSPHERE_INTRADAY=on); off by default
+    intraday_cron: str
     timezone: str
     marts_deadline: str  # HH:MM in `timezone`
     retries: int
@@ -46,6 +48,8 @@ def settings() -> Settings:
         dbt_target_path=_env("DBT_TARGET_PATH", "target"),
         daily_cron=_env("SHOPSPHERE_DAILY_CRON", "0 2 * * *"),
         history_tests_cron=_env("SHOPSPHERE_HISTORY_TESTS_CRON", "0 4 * * 0"),
+        intraday=_env("SHOPSPHERE_INTRADAY", "off").lower() in ("on", "true", "1", "yes"),
+        intraday_cron=_env("SHOPSPHERE_INTRADAY_CRON", "*/15 * * * *"),
         timezone=_env("SHOPSPHERE_SCHEDULE_TIMEZONE", "UTC"),
         marts_deadline=_env("SHOPSPHERE_MARTS_DEADLINE", "06:00"),
         retries=int(_env("SHOPSPHERE_RETRIES", "3")),

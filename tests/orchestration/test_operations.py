@@ -5,6 +5,7 @@ import dataclasses
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -14,6 +15,7 @@ from loaders.common.locks import source_lock
 from orchestration.monitoring import watch
 from orchestration.settings import settings
 from tests.fixtures.orchestration import FlakyProxy, OpsWorld, Receivers, step_events
+from tests.fixtures.services import mysql_connect
 from world.urls import DbUrl
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql, pytest.mark.postgres]
@@ -218,3 +220,66 @@ def test_a_second_run_of_a_source_waits_for_the_first(
     starts = sorted(e.timestamp for e in _attempts(instance, result.run_id))
     assert len(starts) == len(retries) + 1
     assert starts[-1] >= released  # the load that succeeded began after the release
+
+
+def test_the_intraday_schedule_is_off_until_set_and_gives_way_to_the_daily_run(
+    ops: OpsWorld, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = ops.definitions().get_schedule_def("intraday_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("*/15 * * * *", "intraday")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    nodes = {n.name for n in ops.definitions().resolve_job_def("intraday").nodes}
+    assert {"load_shop", "load_catalog", "dbt_build"} <= nodes
+    assert not nodes & {"load_hubspot", "dbt_docs"}  # HubSpot keeps its daily cadence
+
+    def tick() -> Any:
+        return schedule.evaluate_tick(
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=datetime(2026, 12, 1, 10, 15, tzinfo=UTC),
+            )
+        )
+
+    assert len(tick().run_requests or []) == 1
+    daily = dg.DagsterRun(job_name="daily", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(daily)
+    skipped = tick()
+    assert not skipped.run_requests
+    assert f"the daily run {daily.run_id} is under way" in (skipped.skip_message or "")
+
+    monkeypatch.setenv("SHOPSPHERE_INTRADAY", "on")
+    monkeypatch.setenv("SHOPSPHERE_INTRADAY_CRON", "*/5 * * * *")
+    on = ops.definitions().get_schedule_def("intraday_schedule")
+    assert (on.cron_schedule, on.default_status) == (
+        "*/5 * * * *",
+        dg.DefaultScheduleStatus.RUNNING,
+    )
+
+
+def test_an_intraday_run_loads_the_sql_sources_and_builds_what_follows_them(
+    ops: OpsWorld, ops_built: dg.ExecuteInProcessResult, instance: dg.DagsterInstance
+) -> None:
+    """A status changed in the shop reaches fct_orders through the intraday job; HubSpot is not
+    loaded and the docs are not regenerated."""
+    url = DbUrl.parse(ops.manifest.shop_url)
+    conn = mysql_connect(url, url.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select min(order_id) from orders where status = 'paid'")
+            (order_id,) = cur.fetchone()  # type: ignore[misc]
+            cur.execute("update orders set status = 'refunded' where order_id = %s", (order_id,))
+    finally:
+        conn.close()
+    result = (
+        ops.definitions()
+        .resolve_job_def("intraday")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+    assert result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"raw_shop/orders", "marts/fct_orders", "marts/dim_customers"} <= done
+    assert not {k for k in done if k.startswith("raw_hubspot/")}
+    assert "dbt_docs" not in done
+    assert ops.sql(f"select status from marts.fct_orders where order_id = {order_id}") == [
+        ("refunded",)
+    ]
