@@ -9,6 +9,14 @@ its HubSpot portal with the emulator (rate limits lifted, as in benchmarks.wareh
 schedule set to every minute, and waits for the first scheduled run of the daily job. It
 samples the RSS of dagster's whole process tree every second and prints: the run's status and
 seconds, each step's seconds, and the orchestrator's RSS idle (before the run) and at peak.
+
+    python -m benchmarks.orchestration --reuse-world --intraday 10 [--intraday-cron '* * * * *']
+
+With `--intraday N`, the intraday schedule is on (SHOPSPHERE_INTRADAY=on) and the daily run is
+scheduled once. After it, N times: wait a random moment within the intraday period, commit a
+status change to a random order in the shop, and poll `fct_orders` until it shows it. It prints
+the seconds from commit to visible (median and max), each intraday run's seconds, and the
+bound for another period: at most one period of waiting for the next tick plus the slowest run.
 """
 
 from __future__ import annotations
@@ -17,16 +25,20 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
 import requests
+from croniter import croniter
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
@@ -74,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", default="data/bench_ops")
     parser.add_argument("--port", type=int, default=3971)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--intraday", type=int, default=0, help="changes to follow intraday")
+    parser.add_argument("--intraday-cron", default="* * * * *")
     args = parser.parse_args(argv)
 
     from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
@@ -136,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         DBT_PROFILES_DIR=str(ROOT),
         DBT_TARGET_PATH=str(work / "target"),
         DAGSTER_HOME=str(home),
-        SHOPSPHERE_DAILY_CRON="* * * * *",
+        SHOPSPHERE_DAILY_CRON=once_in(minutes=3) if args.intraday else "* * * * *",
+        SHOPSPHERE_SCHEDULE_TIMEZONE="UTC",
+        SHOPSPHERE_INTRADAY="on" if args.intraday else "off",
+        SHOPSPHERE_INTRADAY_CRON=args.intraday_cron,
         RUNTIME__LOG_LEVEL="WARNING",
         PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     )
@@ -169,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
             peak = max(peak, rss)
             if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
+        if run is not None and run["status"] == "SUCCESS" and args.intraday:
+            latencies = follow_changes(
+                args.intraday, args.intraday_cron, manifest["shop_url"], work / "warehouse.duckdb"
+            )
+            intraday = [
+                r["endTime"] - r["startTime"]
+                for r in runs_of(url, "intraday")
+                if r["status"] == "SUCCESS" and r["endTime"]
+            ]
     finally:
         os.killpg(dev.pid, signal.SIGKILL)  # dagster dev ignores SIGTERM for a long while
         dev.wait()
@@ -188,7 +214,101 @@ def main(argv: list[str] | None = None) -> int:
         f"\norchestrator RSS  idle {idle[0]:,.0f} MB ({idle[1]} processes), "
         f"peak during the run {peak[0]:,.0f} MB ({peak[1]} processes)"
     )
+    if run["status"] == "SUCCESS" and args.intraday:
+        print_intraday(latencies, intraday, args.intraday_cron)
     return 0 if run["status"] == "SUCCESS" else 1
+
+
+def once_in(minutes: int) -> str:
+    """A cron expression (UTC) that fires once, `minutes` from now."""
+    at = datetime.now(UTC) + timedelta(minutes=minutes)
+    return f"{at.minute} {at.hour} {at.day} {at.month} *"
+
+
+def period_seconds(cron: str) -> float:
+    """The longest gap between two ticks of a cron expression (over the next day)."""
+    ticks = croniter(cron, datetime.now(UTC))
+    times = [ticks.get_next(datetime) for _ in range(2)]
+    longest = 0.0
+    end = times[0] + timedelta(days=1)
+    while times[-1] < end:
+        times.append(ticks.get_next(datetime))
+        longest = max(longest, (times[-1] - times[-2]).total_seconds())
+    return max(longest, (times[1] - times[0]).total_seconds())
+
+
+def follow_changes(n: int, cron: str, shop_url: str, warehouse: Path) -> list[float]:
+    """N changes, each at a random moment of the period; seconds from commit to fct_orders."""
+    import duckdb
+
+    from loaders.common.locks import warehouse_lock
+    from world.shop_db import ShopDB
+
+    os.environ["SHOPSPHERE_DUCKDB_PATH"] = str(warehouse)  # the lock beside it
+    rng = random.Random(26)
+    shop = ShopDB(shop_url)
+    latencies = []
+    for number in range(1, n + 1):
+        time.sleep(rng.uniform(0, period_seconds(cron)))
+        with shop.connect() as conn, conn.cursor() as cur:
+            cur.execute("select max(order_id) from orders")
+            (top,) = cur.fetchone()  # type: ignore[misc]
+            cur.execute(
+                "select min(order_id) from orders where order_id >= %s",
+                (rng.randint(1, int(top)),),
+            )
+            (order_id,) = cur.fetchone()  # type: ignore[misc]
+            cur.execute(
+                "update orders set status = if(status = 'shipped', 'delivered', 'shipped') "
+                "where order_id = %s",
+                (order_id,),
+            )
+            cur.execute("select status from orders where order_id = %s", (order_id,))
+            (status,) = cur.fetchone()  # type: ignore[misc]
+        committed = time.monotonic()
+        while True:
+            time.sleep(2)
+            try:  # as a writer would: never in the way of a load or a build
+                with (
+                    warehouse_lock("duckdb", "benchmark poll"),
+                    duckdb.connect(str(warehouse), read_only=True) as con,
+                ):
+                    seen = con.execute(
+                        "select status from marts.fct_orders where order_id = ?", [order_id]
+                    ).fetchall()
+            except duckdb.Error:
+                continue
+            if seen == [(status,)]:
+                break
+        latencies.append(time.monotonic() - committed)
+        print(
+            f"-- change {number}: order {order_id} visible after {latencies[-1]:.0f} s", flush=True
+        )
+    return latencies
+
+
+def runs_of(url: str, job: str) -> list[dict[str, Any]]:
+    answer = requests.post(f"{url}/graphql", json={"query": RUNS}, timeout=30).json()
+    runs = ((answer.get("data") or {}).get("runsOrError") or {}).get("results") or []
+    return [r for r in runs if r["jobName"] == job]
+
+
+def print_intraday(latencies: list[float], runs: list[float], cron: str) -> None:
+    period = period_seconds(cron)
+    print(f"\nintraday ({cron!r}, a tick every {period:.0f} s): {len(latencies)} changes")
+    print(
+        f"commit to visible in fct_orders: median {statistics.median(latencies):.0f} s, "
+        f"max {max(latencies):.0f} s"
+    )
+    if runs:
+        print(
+            f"intraday runs: {len(runs)}, median {statistics.median(runs):.0f} s, "
+            f"max {max(runs):.0f} s"
+        )
+        print(
+            f"bound with a tick every 15 minutes: 900 s of waiting + {max(runs):.0f} s "
+            f"= {900 + max(runs):.0f} s (target 900 s)"
+        )
 
 
 if __name__ == "__main__":
