@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         raise SystemExit(f"benchmark: no scheduled run within {args.timeout:.0f} s; see {log.name}")
     print(
-        f"\n{args.orders:,} orders: scheduled daily run {run['runId'][:8]} {run['status']} "
+        f"\n{manifest.get('orders', args.orders):,} orders: scheduled daily run {run['runId'][:8]} {run['status']} "
         f"in {run['endTime'] - run['startTime']:.0f} s"
     )
     print(f"\n{'step':<14} {'status':<10} {'seconds':>8}")
