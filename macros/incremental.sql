@@ -53,14 +53,9 @@ moved_utms as (
 
 changed_orders as (
 
-    {%- for model in ['stg_shop__orders', 'stg_shop__order_items', 'stg_shop__payments'] %}
-    select changed.order_id
-    from {{ ref(model) }} as changed
-    cross join last_build
-    where changed._built_at > last_build.built_at
+    {{ orders_rewritten_since_last_build() }}
 
     union
-    {%- endfor %}
 
     select held.order_id
     from {{ this }} as held
@@ -77,6 +72,25 @@ changed_orders as (
     {%- endif %}
 
 )
+{%- endmacro %}
+
+
+{#
+    The orders whose own row, items or payments staging rewrote since the model's last build
+    (a `union` of order_id; needs the CTE last_build).
+#}
+{% macro orders_rewritten_since_last_build() -%}
+    {%- for model in ['stg_shop__orders', 'stg_shop__order_items', 'stg_shop__payments'] %}
+    {%- if not loop.first %}
+
+    union
+    {%- endif %}
+
+    select changed.order_id
+    from {{ ref(model) }} as changed
+    cross join last_build
+    where changed._built_at > last_build.built_at
+    {%- endfor %}
 {%- endmacro %}
 
 

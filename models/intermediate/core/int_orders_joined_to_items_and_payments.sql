@@ -20,19 +20,7 @@ with
 {{ last_build_cte() }},
 
 changed_orders as (
-
-    {%- for model in ['stg_shop__orders', 'stg_shop__order_items', 'stg_shop__payments'] %}
-    {%- if not loop.first %}
-
-    union
-    {%- endif %}
-
-    select changed.order_id
-    from {{ ref(model) }} as changed
-    cross join last_build
-    where changed._built_at > last_build.built_at
-    {%- endfor %}
-
+    {{ orders_rewritten_since_last_build() }}
 ),
 {% endif %}
 
