@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -226,15 +227,12 @@ def once_in(minutes: int) -> str:
 
 
 def period_seconds(cron: str) -> float:
-    """The longest gap between two ticks of a cron expression (over the next day)."""
+    """The longest gap between two ticks of a cron expression, over the next day."""
     ticks = croniter(cron, datetime.now(UTC))
-    times = [ticks.get_next(datetime) for _ in range(2)]
-    longest = 0.0
-    end = times[0] + timedelta(days=1)
-    while times[-1] < end:
+    times = [ticks.get_next(datetime)]
+    while times[-1] < times[0] + timedelta(days=1):
         times.append(ticks.get_next(datetime))
-        longest = max(longest, (times[-1] - times[-2]).total_seconds())
-    return max(longest, (times[1] - times[0]).total_seconds())
+    return max((b - a).total_seconds() for a, b in itertools.pairwise(times))
 
 
 def follow_changes(n: int, cron: str, shop_url: str, warehouse: Path) -> list[float]:

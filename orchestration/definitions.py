@@ -126,7 +126,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         description="Every source, then dbt build, then the docs and the report pages.",
         tags={"shopsphere/daily": "true"},  # one daily run at a time (dagster.yaml)
     )
-    sql_loads = [load for source, load in zip(SOURCES, loads, strict=True) if source != "hubspot"]
+    sql_loads = [load for source, load in zip(SOURCES, loads, strict=True) if source in SQL_SOURCES]
     intraday = dg.define_asset_job(
         "intraday",
         selection=(
