@@ -5,12 +5,16 @@
 - jobs: `daily` (every source, then dbt, then the docs), `load_<source>` on demand and
   `history_tests` (every dbt test on every row);
 - jobs: `intraday` (the SQL sources, then the dbt assets downstream of them: what has new data;
-  HubSpot keeps its daily cadence, its API budget is the limit);
+  HubSpot keeps its daily cadence, its API budget is the limit), `hubspot_hourly` (HubSpot, then
+  the dbt assets downstream of it);
 - schedules: `daily_schedule`, cron and timezone from SHOPSPHERE_DAILY_CRON (0 2 * * *) and
   SHOPSPHERE_SCHEDULE_TIMEZONE (UTC); `history_tests_schedule` from
   SHOPSPHERE_HISTORY_TESTS_CRON (0 4 * * 0, Sundays); `intraday_schedule` from
   SHOPSPHERE_INTRADAY_CRON (*/15 * * * *), stopped unless SHOPSPHERE_INTRADAY=on, and skipped
   with its reason while a daily or an earlier intraday run is under way (the daily job wins);
+  `hubspot_hourly_schedule` from SHOPSPHERE_HUBSPOT_CRON (0 * * * *), stopped unless
+  SHOPSPHERE_HUBSPOT_CADENCE=hourly, skipped likewise beside a daily or an earlier HubSpot run;
+  every dbt build takes only what has new data (orchestration.build_plan);
 - sensors: `alert_on_run_failure` (one message per failed run) and `operations_watch`
   (stale sources, marts late by SHOPSPHERE_MARTS_DEADLINE).
 """
@@ -29,6 +33,7 @@ from .monitoring import run_link, watch
 from .raw import raw_assets
 from .settings import Settings, settings
 from .transform import (
+    PLANNED_TAG,
     dbt_assets_for,
     dbt_project,
     docs_asset,
@@ -45,29 +50,32 @@ UNDER_WAY = [
 ]
 
 
-def intraday_schedule(cfg: Settings, job: Any) -> dg.ScheduleDefinition:
+def gated_schedule(
+    name: str, job: Any, cron: str, timezone: str, running: bool, gives_way_to: tuple[str, ...]
+) -> dg.ScheduleDefinition:
+    """A schedule whose tick is skipped, with the run it gave way to, while a run of one of
+    `gives_way_to` (the daily job first: it wins) is under way."""
+
     @dg.schedule(
-        name="intraday_schedule",
+        name=name,
         job=job,
-        cron_schedule=cfg.intraday_cron,
-        execution_timezone=cfg.timezone,
+        cron_schedule=cron,
+        execution_timezone=timezone,
         default_status=(
-            dg.DefaultScheduleStatus.RUNNING if cfg.intraday else dg.DefaultScheduleStatus.STOPPED
+            dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
     )
-    def intraday(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        """One intraday run, unless the daily run (it wins) or the previous intraday run is under
-        way: then this tick is skipped, with the run it gave way to."""
-        for name in ("daily", "intraday"):
+    def gated(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        for job_name in gives_way_to:
             busy = context.instance.get_run_records(
-                dg.RunsFilter(job_name=name, statuses=UNDER_WAY), limit=1
+                dg.RunsFilter(job_name=job_name, statuses=UNDER_WAY), limit=1
             )
             if busy:
                 run_id = busy[0].dagster_run.run_id
-                return dg.SkipReason(f"the {name} run {run_id} is under way; skipped this tick")
+                return dg.SkipReason(f"the {job_name} run {run_id} is under way; skipped this tick")
         return dg.RunRequest()
 
-    return intraday
+    return gated
 
 
 def failure_sensor(cfg: Settings) -> dg.SensorDefinition:
@@ -124,7 +132,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         "daily",
         selection=dg.AssetSelection.all(),
         description="Every source, then dbt build, then the docs and the report pages.",
-        tags={"shopsphere/daily": "true"},  # one daily run at a time (dagster.yaml)
+        tags={"shopsphere/daily": "true", PLANNED_TAG: "true"},  # one at a time (dagster.yaml)
     )
     sql_loads = [load for source, load in zip(SOURCES, loads, strict=True) if source in SQL_SOURCES]
     intraday = dg.define_asset_job(
@@ -137,7 +145,20 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
             "The SQL sources from their change streams, then the dbt models downstream of them "
             "(every 15 minutes when SHOPSPHERE_INTRADAY=on)."
         ),
-        tags={"shopsphere/intraday": "true"},  # one intraday run at a time (dagster.yaml)
+        tags={"shopsphere/intraday": "true", PLANNED_TAG: "true"},  # one at a time
+    )
+    hubspot_load = dict(zip(SOURCES, loads, strict=True))["hubspot"]
+    hubspot_hourly = dg.define_asset_job(
+        "hubspot_hourly",
+        selection=(
+            dg.AssetSelection.assets(hubspot_load).downstream()
+            - dg.AssetSelection.assets(docs, reports)
+        ),
+        description=(
+            "HubSpot, then the dbt models downstream of it (hourly when "
+            "SHOPSPHERE_HUBSPOT_CADENCE=hourly; daily with the rest otherwise)."
+        ),
+        tags={"shopsphere/hubspot": "true", PLANNED_TAG: "true"},  # one at a time
     )
     per_source = [
         dg.define_asset_job(
@@ -161,10 +182,27 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
             ("history_tests_schedule", history_tests, cfg.history_tests_cron),
         )
     ]
-    schedules.append(intraday_schedule(cfg, intraday))
+    schedules += [
+        gated_schedule(
+            "intraday_schedule",
+            intraday,
+            cfg.intraday_cron,
+            cfg.timezone,
+            cfg.intraday,
+            gives_way_to=("daily", "intraday"),
+        ),
+        gated_schedule(
+            "hubspot_hourly_schedule",
+            hubspot_hourly,
+            cfg.hubspot_cron,
+            cfg.timezone,
+            cfg.hubspot_cadence == "hourly",
+            gives_way_to=("daily", "hubspot_hourly"),
+        ),
+    ]
     return dg.Definitions(
         assets=[*loads, dbt_build, docs, reports],
-        jobs=[daily, intraday, history_tests, *per_source],
+        jobs=[daily, intraday, hubspot_hourly, history_tests, *per_source],
         schedules=schedules,
         sensors=[failure_sensor(cfg), watch_sensor(daily)],
         resources={

@@ -22,6 +22,7 @@ import dagster as dg
 from loaders.common.locks import warehouse_lock
 from loaders.common.pipeline import make_pipeline
 from reports.source import freshness_thresholds as source_freshness
+from reports.source import marts_current_as_of
 
 from . import alerts
 from .settings import ROOT, Settings
@@ -82,6 +83,30 @@ def freshness_thresholds(cfg: Settings) -> dict[str, float]:
         for source, limits in source_freshness(manifest(cfg)).items()
         if "error" in limits
     }
+
+
+def marts_age(cfg: Settings, now: datetime) -> str:
+    """'the marts hold the loads up to <when> UTC (<h> h ago)': their age, as the overview
+    page shows it (reports.source.marts_current_as_of)."""
+    nodes = manifest(cfg)
+    fct = nodes["nodes"].get("model.shopsphere.fct_orders", {}).get("relation_name")
+    runs = f"{fct.split('.')[0]}.dbt_audit.runs" if fct else None
+
+    with warehouse(cfg) as client:
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            try:
+                return _rows(client, sql)
+            except Exception as exc:
+                if "does not exist" in str(exc) or "not found" in str(exc).lower():
+                    return []
+                raise
+
+        held = marts_current_as_of(query, nodes, "loader_audit", runs)
+    if held is None:
+        return "the marts were never built"
+    hours = (now - held).total_seconds() / 3600
+    return f"the marts hold the loads up to {held:%Y-%m-%d %H:%M} UTC ({hours:.1f} h ago)"
 
 
 def stale_sources(cfg: Settings, now: datetime) -> dict[str, str]:
@@ -195,8 +220,10 @@ def watch(
     with warehouse_free(cfg):
         stale = stale_sources(cfg, now)
         streams = stream_warnings(cfg)
+        marts = marts_age(cfg, now)
     for source, line in stale.items():
         if source not in state.get("stale", []):
+            line = f"{line}; {marts}"
             sent.append(alerts.make_alert("source_stale", run_id, f"load_{source}", line, link))
     state["stale"] = sorted(stale)
     for key, line in streams.items():  # once each, until it clears
@@ -218,7 +245,7 @@ def watch(
                     run_id,
                     "/".join(MARTS_SENTINEL),
                     f"the marts were not built today by {cfg.marts_deadline} {cfg.timezone} "
-                    f"(last build: {built:%Y-%m-%d %H:%M} UTC)",
+                    f"(last build: {built:%Y-%m-%d %H:%M} UTC); {marts}",
                     link,
                 )
             )

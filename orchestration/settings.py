@@ -17,6 +17,12 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def _cadence(value: str) -> str:
+    if value.lower() not in ("daily", "hourly"):
+        raise SystemExit(f"SHOPSPHERE_HUBSPOT_CADENCE must be daily or hourly, not {value!r}")
+    return value.lower()
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     destination: str  # duckdb (embedded) or snowflake
@@ -26,6 +32,8 @@ class Settings:
     history_tests_cron: str  # the weekly run of every test on every row
     intraday: bool  # the intraday schedule runs (SHOPSPHERE_INTRADAY=on); off by default
     intraday_cron: str
+    hubspot_cadence: str  # daily (with the daily job) or hourly (its own schedule as well)
+    hubspot_cron: str  # the hourly HubSpot schedule's cron
     timezone: str
     marts_deadline: str  # HH:MM in `timezone`
     retries: int
@@ -50,6 +58,8 @@ def settings() -> Settings:
         history_tests_cron=_env("SHOPSPHERE_HISTORY_TESTS_CRON", "0 4 * * 0"),
         intraday=_env("SHOPSPHERE_INTRADAY", "off").lower() in ("on", "true", "1", "yes"),
         intraday_cron=_env("SHOPSPHERE_INTRADAY_CRON", "*/15 * * * *"),
+        hubspot_cadence=_cadence(_env("SHOPSPHERE_HUBSPOT_CADENCE", "daily")),
+        hubspot_cron=_env("SHOPSPHERE_HUBSPOT_CRON", "0 * * * *"),
         timezone=_env("SHOPSPHERE_SCHEDULE_TIMEZONE", "UTC"),
         marts_deadline=_env("SHOPSPHERE_MARTS_DEADLINE", "06:00"),
         retries=int(_env("SHOPSPHERE_RETRIES", "3")),

@@ -24,6 +24,7 @@ from loaders.common.warehouse import duckdb_path
 from loaders.run import load_sources
 
 from . import alerts
+from .build_plan import plan_build, record_build
 from .monitoring import dq_breaches, run_link
 from .settings import ROOT, Settings
 
@@ -59,6 +60,21 @@ class Translator(DagsterDbtTranslator):
         return str(kind) + "s" if kind in ("seed", "snapshot") else None
 
 
+PLANNED_TAG = "shopsphere/build_plan"  # on the scheduled jobs: dbt builds what has new data
+
+
+def selected_nodes(context: AssetExecutionContext, manifest: Mapping[str, Any]) -> list[str]:
+    """The dbt models, seeds and snapshots this run selected (the job's subset of assets)."""
+    translator = Translator()
+    keys = set(context.selected_asset_keys)
+    return [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+        and translator.get_asset_spec(manifest, uid, None).key in keys
+    ]
+
+
 def dbt_vars(**extra: Any) -> list[str]:
     as_of = os.environ.get("SHOPSPHERE_AS_OF")
     values = {**({"as_of": as_of} if as_of else {}), **extra}
@@ -76,8 +92,26 @@ def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
         exclude="tag:history",
     )
     def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        manifest = json.loads(project.manifest_path.read_text())
         with warehouse_lock(cfg.destination, "dbt build"):
-            yield from dbt.cli(["build", *dbt_vars()], context=context).stream()
+            # A scheduled job builds only what has new data (orchestration.build_plan); assets
+            # a person materializes by hand are built as asked.
+            planned = context.run.tags.get(PLANNED_TAG) == "true"
+            selected = selected_nodes(context, manifest)
+            plan, previous = plan_build(cfg.destination, manifest, selected, everything=not planned)
+            context.log.info(plan.summary(manifest))
+            if plan.nothing_new:
+                record_build(cfg.destination, manifest, plan, previous, [])
+                return
+            excluded = plan.exclude(manifest)
+            args = ["build", *dbt_vars(), *(["--exclude", " ".join(excluded)] if excluded else [])]
+            invocation = dbt.cli(args, context=context)
+            try:
+                yield from invocation.stream()
+            finally:  # what did build is current, even when a node failed
+                results_file = invocation.target_path / "run_results.json"
+                results = json.loads(results_file.read_text()) if results_file.exists() else {}
+                record_build(cfg.destination, manifest, plan, previous, results.get("results", []))
             breaches = dq_breaches(cfg)
         if breaches:
             alerts.send(

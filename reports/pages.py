@@ -150,11 +150,36 @@ def overview(src: Source, now: datetime) -> Page:
             caption="Thresholds: each source's dbt freshness; loads: loader_audit.load_runs.",
         )
 
+    def marts() -> Section:
+        held = src.marts_as_of()
+        newest = src.freshest_load()
+        if held is None:
+            raise NoData("no dbt build recorded yet")
+        behind = newest is not None and newest > held
+        return Table(
+            "overview.marts",
+            "Marts: the loads they hold",
+            ["hold every load ended before", "age (h)", "newest load", "state"],
+            [
+                [
+                    f"{held:%Y-%m-%d %H:%M} UTC",
+                    number((now - held).total_seconds() / 3600),
+                    NONE if newest is None else f"{newest:%Y-%m-%d %H:%M} UTC",
+                    "behind: a build is due" if behind else "up to date",
+                ]
+            ],
+            numeric=(1,),
+            caption=(
+                "The marts' age: since the start of the last build that brought them up to "
+                "date (loader_audit.dbt_node_marks; a plain dbt build: dbt_audit.runs)."
+            ),
+        )
+
     return Page(
         "index",
         "Overview",
-        "Yesterday's orders and revenue, and whether every source is fresh.",
-        [guarded("Yesterday", kpis), guarded("Sources", freshness)],
+        "Yesterday's orders and revenue, and whether every source and the marts are fresh.",
+        [guarded("Yesterday", kpis), guarded("Sources", freshness), guarded("Marts", marts)],
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,51 @@ from typing import Any
 from .metrics import MetricsError, SemanticLayer
 
 HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
+
+
+MARKS_TABLE = "dbt_node_marks"  # in the loaders' audit schema; orchestration.build_plan keeps it
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def mart_nodes(manifest: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        uid
+        for uid, node in manifest.get("nodes", {}).items()
+        if node["resource_type"] == "model" and node.get("fqn", [None, None])[1] == "marts"
+    )
+
+
+def marts_current_as_of(
+    query: Callable[[str], list[tuple[Any, ...]]],
+    manifest: Mapping[str, Any],
+    audit_schema: str = "loader_audit",
+    runs_relation: str | None = None,
+) -> datetime | None:
+    """The marts hold every load that ended before this: the oldest mark of a mart (a planned
+    build, even one that found nothing new), else the start of the newest dbt build that ended
+    without an error (dbt_audit.runs: a plain `dbt build`). `query` returns [] for a table the
+    warehouse does not hold."""
+    marts = mart_nodes(manifest)
+    if marts:
+        listed = ", ".join(f"'{uid}'" for uid in marts)
+        rows = query(
+            f"select min(current_as_of), count(*) from {audit_schema}.{MARKS_TABLE} "
+            f"where unique_id in ({listed})"
+        )
+        if rows and rows[0][1] == len(marts):
+            return utc(rows[0][0])
+    if runs_relation:
+        rows = query(
+            f"select max(started_at) from {runs_relation} where command = 'build' and errors = 0"
+        )
+        if rows and rows[0][0] is not None:
+            return utc(rows[0][0])
+    return None
 
 
 class NoData(Exception):
@@ -146,6 +191,21 @@ class Source:
         schema dbt_audit."""
         database = self.relation("fct_orders").split(".")[0]
         return f"{database}.dbt_audit.runs"
+
+    def marts_as_of(self) -> datetime | None:
+        """The marts hold every load that ended before this (marts_current_as_of)."""
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            try:
+                return [tuple(row.values()) for row in self.sql(sql)]
+            except NoData:
+                return []
+
+        try:
+            runs: str | None = self.dbt_runs_relation()
+        except NoData:
+            runs = None
+        return marts_current_as_of(query, self.manifest, self.audit_schema, runs)
 
     def freshest_load(self) -> datetime | None:
         """The last successful load of any source (loader_audit.load_runs)."""

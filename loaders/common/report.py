@@ -127,9 +127,9 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
         with warehouse_lock(destination, "loader audit"), pipeline.sql_client() as client:
             if not client.has_dataset():
                 client.create_dataset()
-            _append(client, "load_runs", AUDIT_COLUMNS, rows, destination)
+            append_rows(client, "load_runs", AUDIT_COLUMNS, rows, destination)
             if stream_rows:
-                _append(client, "stream_positions", STREAM_COLUMNS, stream_rows, destination)
+                append_rows(client, "stream_positions", STREAM_COLUMNS, stream_rows, destination)
     except Exception as exc:
         emit(
             f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
@@ -137,14 +137,15 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
     return run_id
 
 
-def _append(
+def append_rows(
     client: Any,
     name: str,
     columns: dict[str, str],
     rows: Sequence[dict[str, Any]],
     destination: str,
 ) -> None:
-    """Create the audit table if needed (adding columns an older one lacks), append the rows."""
+    """Create the audit table if needed (adding columns an older one lacks), append the rows
+    (none: only the table)."""
     table = client.make_qualified_table_name(name)
     ts = _TIMESTAMP.get(destination, "timestamp")
     types = {c: ts if t == "timestamp" else t for c, t in columns.items()}
@@ -155,6 +156,8 @@ def _append(
             client.execute_sql(
                 f"alter table {table} add column if not exists {client.escape_column_name(c)} {types[c]}"
             )
+    if not rows:
+        return
     # Bound parameters (%s on every dlt SQL client): no literal quoting of our own.
     names = ", ".join(client.escape_column_name(c) for c in columns)
     row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"

@@ -2,6 +2,7 @@
 tolerance, stale source, late marts), the daily schedule, one run of a source at a time."""
 
 import dataclasses
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -149,6 +150,12 @@ def test_a_stale_source_and_late_marts_each_alert_once(
     sent, cursor = watch(cfg, instance, cursor, later)
     assert sorted(a.step for a in sent) == ["load_catalog", "load_hubspot", "load_shop"]
     assert all(a.kind == "source_stale" and "allowed: 36 h" in a.error for a in sent)
+    # Each says how old the marts are: built today, seen three days later at 01:00.
+    ages = [
+        re.search(r"; the marts hold the loads up to .+ UTC \(([\d.]+) h ago\)$", a.error)
+        for a in sent
+    ]
+    assert all(age and 48 < float(age.group(1)) <= 72 for age in ages), sent[0].error
     again, cursor = watch(cfg, instance, cursor, later + timedelta(minutes=5))
     assert again == []  # still stale: no storm
 
@@ -256,6 +263,35 @@ def test_the_intraday_schedule_is_off_until_set_and_gives_way_to_the_daily_run(
     )
 
 
+def test_hubspot_is_daily_until_set_hourly_and_its_hourly_run_gives_way_to_the_daily_run(
+    ops: OpsWorld, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = ops.definitions().get_schedule_def("hubspot_hourly_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 * * * *", "hubspot_hourly")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    nodes = {n.name for n in ops.definitions().resolve_job_def("hubspot_hourly").nodes}
+    assert {"load_hubspot", "dbt_build"} <= nodes
+    assert not nodes & {"load_shop", "load_catalog", "dbt_docs"}
+
+    def tick() -> Any:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+        )
+        return schedule.evaluate_tick(context)
+
+    assert len(tick().run_requests or []) == 1
+    daily = dg.DagsterRun(job_name="daily", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(daily)
+    assert f"the daily run {daily.run_id} is under way" in (tick().skip_message or "")
+
+    monkeypatch.setenv("SHOPSPHERE_HUBSPOT_CADENCE", "hourly")
+    on = ops.definitions().get_schedule_def("hubspot_hourly_schedule")
+    assert on.default_status == dg.DefaultScheduleStatus.RUNNING
+    monkeypatch.setenv("SHOPSPHERE_HUBSPOT_CADENCE", "weekly")
+    with pytest.raises(SystemExit, match="SHOPSPHERE_HUBSPOT_CADENCE must be daily or hourly"):
+        settings()
+
+
 def test_an_intraday_run_loads_the_sql_sources_and_builds_what_follows_them(
     ops: OpsWorld, ops_built: dg.ExecuteInProcessResult, instance: dg.DagsterInstance
 ) -> None:
@@ -283,3 +319,14 @@ def test_an_intraday_run_loads_the_sql_sources_and_builds_what_follows_them(
     assert ops.sql(f"select status from marts.fct_orders where order_id = {order_id}") == [
         ("refunded",)
     ]
+    # Only what has new data is built: the catalog loaded nothing new, so none of its models
+    # was rebuilt; and a run with nothing new anywhere builds no model at all.
+    assert not {k for k in done if "stg_catalog__" in k or k.endswith("/dim_products")}, done
+    again = (
+        ops.definitions()
+        .resolve_job_def("intraday")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+    assert again.success
+    rebuilt = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
+    assert {k for k in rebuilt if not k.startswith("raw_")} == set(), rebuilt

@@ -220,6 +220,14 @@ def test_the_figures_on_the_pages_equal_the_warehouse(
         assert pages["pipeline"].cell("pipeline.last_runs", "shop.orders", 5) == count(loaded)
         (builds,) = marts(world, "select count(*) from dbt_audit.runs")
         assert builds >= 1
+        # Overview: the marts hold the loads up to the start of the last build without errors
+        # (a plain dbt build: no build marks), and no load has ended since.
+        (held,) = marts(
+            world,
+            "select max(started_at) from dbt_audit.runs where command = 'build' and errors = 0",
+        )
+        shown = f"{held:%Y-%m-%d %H:%M} UTC"
+        assert pages["index"].cell("overview.marts", shown, 3) == "up to date"
     finally:
         for opened in pages.values():
             opened.close()

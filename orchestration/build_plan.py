@@ -1,0 +1,501 @@
+"""Build only what has new data: `dbt build` narrowed to the nodes whose inputs changed since
+they were last built.
+
+    python -m orchestration.build_plan [--dry-run] [-- <dbt build arguments>]
+
+The daily and intraday jobs build through it (orchestration.transform), and so can anyone: it
+prints the plan, runs `dbt build` with `--exclude` naming what has nothing new, and keeps what it
+built in `loader_audit.dbt_node_marks` (one row per model, seed and snapshot). A plain
+`dbt build` stays the full build; the next planned build then rebuilds at most what changed
+since the marks (never less than that).
+
+A model, seed or snapshot is built when
+- it has no mark, or its code changed: its file, its config and columns, the macros it calls
+  (through any depth), or dbt's version;
+- a raw table it reads committed rows, or deleted some, since it was last current
+  (`loader_audit.load_runs`; a raw schema with a load the audit does not account for counts as
+  changed whole: a load whose audit row could not be written is never missed);
+- a node it reads is built now, or was built after it was last current (a build that selected
+  only part of the graph);
+- it reads the clock (`run_timestamp()`, through any macro) and the clock's UTC day moved on
+  since it was last built: "in the future" and "lapsed" are judged at least once a day.
+
+Everything else is excluded, with its tests, and a build with nothing new does not start dbt.
+After the build, every node of the plan that succeeded with no failed test is current as of
+the build's start; one that failed or was skipped keeps its old mark and is built next time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reports.source import MARKS_TABLE, utc
+
+BUILDABLE = ("model", "seed", "snapshot")
+MARK_COLUMNS: dict[str, str] = {
+    "unique_id": "varchar",
+    "code": "varchar",  # a hash of what the node's SQL is made of (node_codes)
+    "current_as_of": "timestamp",  # the node holds every source change committed before this
+    "built_at": "timestamp",  # the start of the build that last rebuilt it
+    "built_clock": "timestamp",  # the clock it was last built with (run_timestamp())
+}
+CLOCK_MACRO = "macro.shopsphere.run_timestamp"
+EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mark:
+    code: str
+    current_as_of: datetime
+    built_at: datetime
+    built_clock: datetime
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one build does: `build` (unique_id -> why) among `selected`, the rest excluded."""
+
+    selected: list[str]
+    build: dict[str, str]
+    started: datetime
+    clock: datetime
+    codes: dict[str, str]
+    skipped_sources: list[str]  # dbt source selectors whose raw tables have nothing new
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.build
+
+    def exclude(self, manifest: Mapping[str, Any]) -> list[str]:
+        """`--exclude` values: the selected nodes with nothing new, and the unchanged sources
+        (their tests go with them)."""
+        nodes = manifest["nodes"]
+        names = sorted(nodes[uid]["name"] for uid in self.selected if uid not in self.build)
+        return [*names, *self.skipped_sources]
+
+    def summary(self, manifest: Mapping[str, Any]) -> str:
+        if self.nothing_new:
+            return f"build plan: nothing new among {len(self.selected)} nodes; dbt is not run"
+        reasons: dict[str, int] = {}
+        for why in self.build.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        said = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda r: -r[1]))
+        return (
+            f"build plan: {len(self.build)} of {len(self.selected)} nodes to build ({said}); "
+            f"{len(self.selected) - len(self.build)} with nothing new excluded"
+        )
+
+
+def buildable(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in BUILDABLE and node.get("config", {}).get("enabled", True)
+    }
+
+
+def _macro_closure(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+    """macro -> every macro it calls, through any depth (itself included)."""
+    macros = manifest.get("macros", {})
+    done: dict[str, set[str]] = {}
+
+    def visit(uid: str, path: frozenset[str]) -> set[str]:
+        if uid in done:
+            return done[uid]
+        seen = {uid}
+        for dep in macros.get(uid, {}).get("depends_on", {}).get("macros", []):
+            if dep not in path:
+                seen |= visit(dep, path | {uid})
+        done[uid] = seen
+        return seen
+
+    for uid in macros:
+        visit(uid, frozenset())
+    return done
+
+
+def node_codes(manifest: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
+    """unique_id -> a hash of the node's code; and the nodes that read the clock."""
+    macros = manifest.get("macros", {})
+    closure = _macro_closure(manifest)
+    version = manifest.get("metadata", {}).get("dbt_version", "")
+    codes: dict[str, str] = {}
+    clock: set[str] = set()
+    for uid, node in buildable(manifest).items():
+        called: set[str] = set()
+        for macro in node.get("depends_on", {}).get("macros", []):
+            called |= closure.get(macro, {macro})
+        if CLOCK_MACRO in called:
+            clock.add(uid)
+        columns = {
+            name: [col.get("data_type"), col.get("constraints")]
+            for name, col in sorted(node.get("columns", {}).items())
+        }
+        text = json.dumps(
+            {
+                "checksum": node.get("checksum", {}).get("checksum"),
+                "config": node.get("config"),
+                "columns": columns,
+                "macros": {m: macros.get(m, {}).get("macro_sql", "") for m in sorted(called)},
+                "dbt": version,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        codes[uid] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return codes, clock
+
+
+def _in_order(manifest: Mapping[str, Any], uids: Iterable[str]) -> list[str]:
+    """The nodes parents first."""
+    wanted = set(uids)
+    parents = manifest.get("parent_map", {})
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for parent in parents.get(uid, []):
+            if parent in wanted:
+                visit(parent)
+        order.append(uid)
+
+    for uid in sorted(wanted):
+        visit(uid)
+    return order
+
+
+def relation(node: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(database, schema, name), lowercase; None for a node with no relation (ephemeral)."""
+    if node.get("config", {}).get("materialized") == "ephemeral":
+        return None
+    name = node.get("alias") or node["name"]
+    return (str(node.get("database")).lower(), str(node["schema"]).lower(), str(name).lower())
+
+
+def source_tables(manifest: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """dbt source unique_id -> (loader source, raw table), from its raw schema `raw_<source>`."""
+    out = {}
+    for uid, node in manifest.get("sources", {}).items():
+        schema = str(node.get("schema", "")).lower()
+        if schema.startswith("raw_"):
+            out[uid] = (schema.removeprefix("raw_"), str(node.get("identifier") or node["name"]))
+    return out
+
+
+def make_plan(
+    manifest: Mapping[str, Any],
+    marks: Mapping[str, Mark],
+    changed: Mapping[tuple[str, str], datetime],
+    started: datetime,
+    clock: datetime,
+    selected: Iterable[str] | None = None,
+    existing: set[tuple[str, str, str]] | None = None,
+    everything: bool = False,
+) -> Plan:
+    """Which of the selected nodes (default: every model, seed and snapshot) to build.
+
+    `changed`: (source, table) -> when a load last changed that raw table; the key (source, "*")
+    stands for every table of the source. `existing`: the warehouse's relations (database,
+    schema, name, lowercase); a node whose relation is missing is built whatever its mark says.
+    `everything`: build every selected node (what a person asked for by hand)."""
+    nodes = buildable(manifest)
+    scope = [uid for uid in (selected if selected is not None else nodes) if uid in nodes]
+    codes, clocked = node_codes(manifest)
+    sources = source_tables(manifest)
+    parents = manifest.get("parent_map", {})
+    build: dict[str, str] = {}
+    for uid in _in_order(manifest, scope):
+        mark = marks.get(uid)
+        why = ""
+        if mark is None:
+            why = "never built"
+        elif existing is not None and relation(nodes[uid]) not in (existing | {None}):
+            why = "missing in the warehouse"
+        elif mark.code != codes[uid]:
+            why = "code changed"
+        else:
+            for parent in parents.get(uid, []):
+                if parent in build:
+                    why = "upstream rebuilt"
+                elif parent in sources:
+                    source, table = sources[parent]
+                    when = max(
+                        changed.get((source, table), EPOCH), changed.get((source, "*"), EPOCH)
+                    )
+                    if when > mark.current_as_of:
+                        why = "new raw data"
+                elif parent in marks and marks[parent].built_at > mark.current_as_of:
+                    why = "upstream rebuilt earlier"
+                if why:
+                    break
+            if not why and uid in clocked and clock.date() > mark.built_clock.date():
+                why = "the clock's day moved"
+        if everything and not why:
+            why = "asked for"
+        if why:
+            build[uid] = why
+    # A source's tests go with it: exclude the sources none of whose nodes is built.
+    read: set[str] = {p for uid in build for p in parents.get(uid, []) if p in sources}
+    names = manifest.get("sources", {})
+    skipped = sorted(
+        f"source:{names[uid]['source_name']}.{names[uid]['name']}"
+        for uid in sources
+        if uid not in read
+    )
+    return Plan(scope, build, started, clock, codes, skipped)
+
+
+def outcome(manifest: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The nodes a build made current: built with success, and no test on them failed."""
+    built = {
+        r["unique_id"]
+        for r in results
+        if r.get("status") == "success" and r["unique_id"].split(".")[0] in BUILDABLE
+    }
+    for r in results:
+        if r["unique_id"].startswith("test.") and r.get("status") in ("fail", "error"):
+            node = manifest["nodes"].get(r["unique_id"], {})
+            built -= set(node.get("depends_on", {}).get("nodes", []))
+    return built
+
+
+# -- the warehouse side: marks and the loads' audit ------------------------------------------
+
+
+def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
+    try:
+        with client.execute_query(sql) as cur:
+            return list(cur.fetchall())
+    except Exception as exc:
+        text = str(exc).lower()
+        if "does not exist" in text or "not found" in text:
+            return []
+        raise
+
+
+def read_marks(client: Any) -> dict[str, Mark]:
+    rows = _rows(
+        client,
+        f"select unique_id, code, current_as_of, built_at, built_clock "
+        f"from loader_audit.{MARKS_TABLE}",
+    )
+    return {
+        uid: Mark(code, utc(current) or EPOCH, utc(built) or EPOCH, utc(clock) or EPOCH)
+        for uid, code, current, built, clock in rows
+    }
+
+
+def read_changes(client: Any, sources: Iterable[str]) -> dict[tuple[str, str], datetime]:
+    """(source, table) -> the end of the newest load that changed the raw table; (source, "*")
+    when a raw schema holds a load newer than every audit row of its source."""
+    changed: dict[tuple[str, str], datetime] = {}
+    for source, table, when in _rows(
+        client,
+        "select source_name, table_name, max(run_finished_at) from loader_audit.load_runs "
+        "where rows_loaded + rows_deleted > 0 group by source_name, table_name",
+    ):
+        changed[(source, table)] = utc(when) or EPOCH
+    audited = dict(
+        _rows(
+            client,
+            "select source_name, max(run_finished_at) from loader_audit.load_runs "
+            "group by source_name",
+        )
+    )
+    for source in sorted(set(sources)):
+        rows = _rows(client, f"select max(inserted_at) from raw_{source}._dlt_loads")
+        newest = utc(rows[0][0]) if rows else None
+        if newest is not None and newest > (utc(audited.get(source)) or EPOCH):
+            changed[(source, "*")] = newest
+    return changed
+
+
+def read_relations(
+    client: Any, destination: str, manifest: Mapping[str, Any]
+) -> set[tuple[str, str, str]]:
+    """The relations the warehouse holds in the schemas the dbt nodes live in."""
+    wanted: dict[str, set[str]] = {}
+    for node in buildable(manifest).values():
+        if relation(node) is not None:
+            wanted.setdefault(str(node.get("database")), set()).add(str(node["schema"]).lower())
+    found: set[tuple[str, str, str]] = set()
+    for database, schemas in sorted(wanted.items()):
+        listed = ", ".join(f"'{s}'" for s in sorted(schemas))
+        if destination == "duckdb":  # one information_schema for every attached file
+            catalog = (
+                f"information_schema.tables where lower(table_catalog) = '{database.lower()}' and"
+            )
+        else:  # Snowflake: the database's own, unquoted when it can be (folded as dbt's is)
+            simple = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", database)
+            named = database if simple else '"' + database + '"'
+            catalog = f"{named}.information_schema.tables where"
+        rows = _rows(
+            client,
+            f"select table_schema, table_name from {catalog} lower(table_schema) in ({listed})",
+        )
+        found |= {(database.lower(), str(s).lower(), str(t).lower()) for s, t in rows}
+    return found
+
+
+def write_marks(
+    client: Any, destination: str, plan: Plan, current: set[str], previous: Mapping[str, Mark]
+) -> int:
+    """Mark the plan's nodes: those built and current get every field anew, those with nothing
+    new are current as of the build's start; a failed or skipped node keeps its old mark."""
+    from loaders.common.report import append_rows
+
+    rows = []
+    for uid in plan.selected:
+        if uid in plan.build:
+            if uid not in current:
+                continue
+            rows.append(
+                {
+                    "unique_id": uid,
+                    "code": plan.codes[uid],
+                    "current_as_of": plan.started,
+                    "built_at": plan.started,
+                    "built_clock": plan.clock,
+                }
+            )
+        elif uid in previous:
+            rows.append(
+                {
+                    **dataclasses.asdict(previous[uid]),
+                    "unique_id": uid,
+                    "current_as_of": plan.started,
+                }
+            )
+    if not rows:
+        return 0
+    table = client.make_qualified_table_name(MARKS_TABLE)
+    with client.begin_transaction():
+        append_rows(client, MARKS_TABLE, MARK_COLUMNS, [], destination)  # the table, if new
+        marks = ", ".join(["%s"] * len(rows))
+        client.execute_sql(
+            f"delete from {table} where unique_id in ({marks})", *[r["unique_id"] for r in rows]
+        )
+        append_rows(client, MARKS_TABLE, MARK_COLUMNS, rows, destination)
+    return len(rows)
+
+
+# -- one planned build -----------------------------------------------------------------------
+
+
+def run_clock() -> datetime:
+    """The clock of run_timestamp(): dbt's var as_of (SHOPSPHERE_AS_OF here), or now."""
+    as_of = os.environ.get("SHOPSPHERE_AS_OF")
+    return utc(datetime.fromisoformat(as_of)) if as_of else datetime.now(UTC)  # type: ignore[return-value]
+
+
+def plan_build(
+    destination: str,
+    manifest: Mapping[str, Any],
+    selected: Iterable[str] | None = None,
+    everything: bool = False,
+) -> tuple[Plan, dict[str, Mark]]:
+    """Read the marks and the loads' audit from the warehouse and plan the build."""
+    from loaders.common.pipeline import make_pipeline
+
+    started = datetime.now(UTC)  # before the audit is read: a load ending later counts next time
+    loaders = {source for source, _ in source_tables(manifest).values()}
+    with make_pipeline("audit", destination, "loader_audit").sql_client() as client:
+        marks = read_marks(client)
+        changed = read_changes(client, loaders)
+        existing = read_relations(client, destination, manifest)
+    plan = make_plan(manifest, marks, changed, started, run_clock(), selected, existing, everything)
+    return plan, marks
+
+
+def record_build(
+    destination: str,
+    manifest: Mapping[str, Any],
+    plan: Plan,
+    previous: Mapping[str, Mark],
+    results: Sequence[Mapping[str, Any]],
+) -> int:
+    from loaders.common.pipeline import make_pipeline
+
+    current = outcome(manifest, results)
+    with make_pipeline("audit", destination, "loader_audit").sql_client() as client:
+        if not client.has_dataset():
+            client.create_dataset()
+        return write_marks(client, destination, plan, current, previous)
+
+
+PROJECT_INPUTS = ("models", "macros", "seeds", "snapshots", "tests", "dbt_project.yml")
+
+
+def manifest_is_current(root: Path, manifest: Path) -> bool:
+    """Whether the manifest is newer than every file of the dbt project (no parse needed)."""
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for name in PROJECT_INPUTS:
+        path = root / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        if any(f.stat().st_mtime > built for f in files if f.is_file()):
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, build nothing")
+    parser.add_argument("dbt_args", nargs="*", help="after --: more `dbt build` arguments")
+    args = parser.parse_args(argv)
+    from loaders.common.locks import warehouse_lock
+
+    from .settings import ROOT, settings
+
+    cfg = settings()
+    target = ROOT / os.environ.get("DBT_TARGET_PATH", cfg.dbt_target_path)  # absolute wins
+    dbt = cfg.dbt_executable
+    as_of = os.environ.get("SHOPSPHERE_AS_OF")
+    with warehouse_lock(cfg.destination, "dbt build (planned)"):
+        parse = [dbt, "parse", "--quiet"]
+        if (
+            not manifest_is_current(ROOT, target / "manifest.json")
+            and subprocess.run(parse, cwd=ROOT, check=False).returncode
+        ):
+            print("build plan: `dbt parse` failed; nothing was built", file=sys.stderr)
+            return 1
+        manifest = json.loads((target / "manifest.json").read_text())
+        plan, previous = plan_build(cfg.destination, manifest)
+        print(plan.summary(manifest), file=sys.stderr)
+        if args.dry_run:
+            for uid, why in plan.build.items():
+                print(f"{uid.split('.')[-1]}: {why}")
+            return 0
+        if plan.nothing_new:
+            record_build(cfg.destination, manifest, plan, previous, [])
+            return 0
+        command = [dbt, "build", *(["--vars", json.dumps({"as_of": as_of})] if as_of else [])]
+        excluded = plan.exclude(manifest)
+        command += [*args.dbt_args, *(["--exclude", " ".join(excluded)] if excluded else [])]
+        (target / "run_results.json").unlink(missing_ok=True)
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        results_file = target / "run_results.json"
+        results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+        record_build(cfg.destination, manifest, plan, previous, results)
+    return done.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
