@@ -229,23 +229,40 @@ def test_a_second_run_of_a_source_waits_for_the_first(
     assert starts[-1] >= released  # the load that succeeded began after the release
 
 
-def test_the_intraday_schedule_is_off_until_set_and_gives_way_to_the_daily_run(
-    ops: OpsWorld, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+# schedule -> (its job, default cron, the setting that turns it on, steps it runs, steps it leaves)
+GATED = {
+    "intraday_schedule": (
+        "intraday",
+        "*/15 * * * *",
+        ("SHOPSPHERE_INTRADAY", "on"),
+        {"load_shop", "load_catalog", "dbt_build"},
+        {"load_hubspot", "dbt_docs"},  # HubSpot keeps its daily cadence
+    ),
+    "hubspot_hourly_schedule": (
+        "hubspot_hourly",
+        "0 * * * *",
+        ("SHOPSPHERE_HUBSPOT_CADENCE", "hourly"),
+        {"load_hubspot", "dbt_build"},
+        {"load_shop", "load_catalog", "dbt_docs"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_a_gated_schedule_is_off_until_set_and_gives_way_to_the_daily_run(
+    name: str, ops: OpsWorld, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    schedule = ops.definitions().get_schedule_def("intraday_schedule")
-    assert (schedule.cron_schedule, schedule.job_name) == ("*/15 * * * *", "intraday")
+    job, cron, (setting, value), runs, leaves = GATED[name]
+    schedule = ops.definitions().get_schedule_def(name)
+    assert (schedule.cron_schedule, schedule.job_name) == (cron, job)
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    nodes = {n.name for n in ops.definitions().resolve_job_def("intraday").nodes}
-    assert {"load_shop", "load_catalog", "dbt_build"} <= nodes
-    assert not nodes & {"load_hubspot", "dbt_docs"}  # HubSpot keeps its daily cadence
+    nodes = {n.name for n in ops.definitions().resolve_job_def(job).nodes}
+    assert runs <= nodes and not nodes & leaves
 
     def tick() -> Any:
-        return schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=datetime(2026, 12, 1, 10, 15, tzinfo=UTC),
-            )
-        )
+        when = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        return schedule.evaluate_tick(context)
 
     assert len(tick().run_requests or []) == 1
     daily = dg.DagsterRun(job_name="daily", status=dg.DagsterRunStatus.STARTED)
@@ -254,39 +271,20 @@ def test_the_intraday_schedule_is_off_until_set_and_gives_way_to_the_daily_run(
     assert not skipped.run_requests
     assert f"the daily run {daily.run_id} is under way" in (skipped.skip_message or "")
 
-    monkeypatch.setenv("SHOPSPHERE_INTRADAY", "on")
-    monkeypatch.setenv("SHOPSPHERE_INTRADAY_CRON", "*/5 * * * *")
-    on = ops.definitions().get_schedule_def("intraday_schedule")
-    assert (on.cron_schedule, on.default_status) == (
-        "*/5 * * * *",
-        dg.DefaultScheduleStatus.RUNNING,
-    )
-
-
-def test_hubspot_is_daily_until_set_hourly_and_its_hourly_run_gives_way_to_the_daily_run(
-    ops: OpsWorld, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    schedule = ops.definitions().get_schedule_def("hubspot_hourly_schedule")
-    assert (schedule.cron_schedule, schedule.job_name) == ("0 * * * *", "hubspot_hourly")
-    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    nodes = {n.name for n in ops.definitions().resolve_job_def("hubspot_hourly").nodes}
-    assert {"load_hubspot", "dbt_build"} <= nodes
-    assert not nodes & {"load_shop", "load_catalog", "dbt_docs"}
-
-    def tick() -> Any:
-        context = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
-        )
-        return schedule.evaluate_tick(context)
-
-    assert len(tick().run_requests or []) == 1
-    daily = dg.DagsterRun(job_name="daily", status=dg.DagsterRunStatus.STARTED)
-    instance.add_run(daily)
-    assert f"the daily run {daily.run_id} is under way" in (tick().skip_message or "")
-
-    monkeypatch.setenv("SHOPSPHERE_HUBSPOT_CADENCE", "hourly")
-    on = ops.definitions().get_schedule_def("hubspot_hourly_schedule")
+    monkeypatch.setenv(setting, value)
+    on = ops.definitions().get_schedule_def(name)
     assert on.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_schedules_settings_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPSPHERE_INTRADAY_CRON", "*/5 * * * *")
+    monkeypatch.setenv("SHOPSPHERE_HUBSPOT_CRON", "30 * * * *")
+    cfg = settings()
+    assert (cfg.intraday_cron, cfg.hubspot_cron, cfg.hubspot_cadence) == (
+        "*/5 * * * *",
+        "30 * * * *",
+        "daily",
+    )
     monkeypatch.setenv("SHOPSPHERE_HUBSPOT_CADENCE", "weekly")
     with pytest.raises(SystemExit, match="SHOPSPHERE_HUBSPOT_CADENCE must be daily or hourly"):
         settings()
