@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_curve(days: list[Day], args: argparse.Namespace) -> None:
     print(
-        f"\nscale benchmark: incremental after a {args.fraction:.0%} day of change"
+        f"\nscale benchmark: incremental after a {args.fraction * 100:g}% day of change"
         + (f", HubSpot capped at {args.contacts:,} contacts" if args.contacts else "")
     )
     print(
