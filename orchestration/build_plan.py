@@ -105,7 +105,23 @@ def buildable(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     }
 
 
-def _macro_closure(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
+QUALIFIED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*\(")
+DISPATCH_PREFIXES = ("", "default__", "duckdb__", "snowflake__")
+
+
+def _called(text: str, own: Mapping[str, str], macros: Mapping[str, Any]) -> set[str]:
+    """The project's macros a text calls by name, with their adapter implementations
+    (`adapter.dispatch('x')` calls `default__x` by string). Read from the text itself: dbt's
+    `depends_on.macros` differs between a full and a partial parse (macros called inside
+    `is_incremental()` blocks), so it cannot be the only record of what a node calls."""
+    names = set(CALL.findall(text or "")) | set(re.findall(r"dispatch\(\s*'(\w+)'", text or ""))
+    found = {own[p + n] for n in names for p in DISPATCH_PREFIXES if p + n in own}
+    qualified = {f"macro.{pkg}.{n}" for pkg, n in QUALIFIED.findall(text or "")}  # dbt.dateadd(
+    return found | {uid for uid in qualified if uid in macros}
+
+
+def _macro_closure(manifest: Mapping[str, Any], own: Mapping[str, str]) -> dict[str, set[str]]:
     """macro -> every macro it calls, through any depth (itself included)."""
     macros = manifest.get("macros", {})
     done: dict[str, set[str]] = {}
@@ -114,7 +130,9 @@ def _macro_closure(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
         if uid in done:
             return done[uid]
         seen = {uid}
-        for dep in macros.get(uid, {}).get("depends_on", {}).get("macros", []):
+        macro = macros.get(uid, {})
+        calls = set(macro.get("depends_on", {}).get("macros", []))
+        for dep in calls | _called(macro.get("macro_sql", ""), own, macros):
             if dep not in path:
                 seen |= visit(dep, path | {uid})
         done[uid] = seen
@@ -128,13 +146,16 @@ def _macro_closure(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
 def node_codes(manifest: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
     """unique_id -> a hash of the node's code; and the nodes that read the clock."""
     macros = manifest.get("macros", {})
-    closure = _macro_closure(manifest)
+    project = manifest.get("metadata", {}).get("project_name")
+    own = {m.get("name", ""): uid for uid, m in macros.items() if m.get("package_name") == project}
+    closure = _macro_closure(manifest, own)
     version = manifest.get("metadata", {}).get("dbt_version", "")
     codes: dict[str, str] = {}
     clock: set[str] = set()
     for uid, node in buildable(manifest).items():
         called: set[str] = set()
-        for macro in node.get("depends_on", {}).get("macros", []):
+        direct = set(node.get("depends_on", {}).get("macros", []))
+        for macro in direct | _called(node.get("raw_code", ""), own, macros):
             called |= closure.get(macro, {macro})
         if CLOCK_MACRO in called:
             clock.add(uid)

@@ -42,7 +42,7 @@ def project() -> dict[str, Any]:
         "model.p.stg_products": _node("model", "stg_products", ["source.p.catalog.products"]),
         "seed.p.fx_rates": _node("seed", "fx_rates", []),
         "model.p.fct_orders": _node(
-            "model", "fct_orders", ["model.p.stg_orders", "seed.p.fx_rates"], ["macro.p.valid"]
+            "model", "fct_orders", ["model.p.stg_orders", "seed.p.fx_rates"]
         ),
         "model.p.dim_products": _node("model", "dim_products", ["model.p.stg_products"]),
         "test.p.unique_fct_orders": {
@@ -61,15 +61,26 @@ def project() -> dict[str, Any]:
         for s, t in (("shop", "orders"), ("catalog", "products"))
     }
     parents = {uid: node["depends_on"]["nodes"] for uid, node in nodes.items()}
+    # valid() reads the clock through run_timestamp(); dbt's own records of it are left empty,
+    # as a full parse leaves them for calls inside is_incremental() blocks.
     macros = {
-        "macro.p.valid": {
-            "macro_sql": "{{ run_timestamp() }}",
-            "depends_on": {"macros": ["macro.shopsphere.run_timestamp"]},
-        },
-        "macro.shopsphere.run_timestamp": {"macro_sql": "now()", "depends_on": {"macros": []}},
+        f"macro.shopsphere.{name}": {
+            "name": name,
+            "package_name": "shopsphere",
+            "macro_sql": sql,
+            "depends_on": {"macros": []},
+        }
+        for name, sql in (
+            ("valid", "{{ run_timestamp() }} > placed_at"),
+            ("run_timestamp", "now()"),
+        )
     }
+    nodes["model.p.fct_orders"]["raw_code"] = (
+        "select * from {{ ref('stg_orders') }} {% if is_incremental() %} where {{ valid() }} "
+        "{% endif %}"
+    )
     return {
-        "metadata": {"dbt_version": "1.11.0"},
+        "metadata": {"dbt_version": "1.11.0", "project_name": "shopsphere"},
         "nodes": nodes,
         "sources": sources,
         "macros": macros,
@@ -120,6 +131,11 @@ def test_code_the_clock_and_earlier_partial_builds_are_changes_too() -> None:
     m = project()
     marks = current_marks(m)
     same_day = T0 + timedelta(hours=3)
+    # What a node calls is read from its code: the same whether dbt recorded the call or not.
+    recorded = copy.deepcopy(m)
+    recorded["nodes"]["model.p.fct_orders"]["depends_on"]["macros"] = ["macro.shopsphere.valid"]
+    assert node_codes(recorded) == node_codes(m)
+    assert node_codes(m)[1] == {"model.p.fct_orders"}  # it reads the clock
     # A macro that fct_orders calls through another changed: it and what follows it.
     edited = copy.deepcopy(m)
     edited["macros"]["macro.shopsphere.run_timestamp"]["macro_sql"] = "now() at time zone 'UTC'"
