@@ -372,44 +372,43 @@ def read_relations(
     return found
 
 
-def write_marks(
-    client: Any, destination: str, plan: Plan, current: set[str], previous: Mapping[str, Mark]
-) -> int:
-    """Mark the plan's nodes: those built and current get every field anew, those with nothing
-    new are current as of the build's start; a failed or skipped node keeps its old mark."""
+def new_marks(
+    manifest: Mapping[str, Any], plan: Plan, current: set[str], previous: Mapping[str, Mark]
+) -> dict[str, Mark]:
+    """The marks a build leaves on the plan's nodes: one built and current gets every field
+    anew, one with nothing new is current as of the build's start; neither is current past
+    what it reads (a node built by hand on top of a parent with loads still to build). A failed
+    or skipped node keeps its old mark."""
+    parents = manifest.get("parent_map", {})
+    marks: dict[str, Mark] = {}
+    for uid in _in_order(manifest, plan.selected):
+        if uid in plan.build and uid not in current:
+            continue
+        old = previous.get(uid)
+        if uid not in plan.build and old is None:
+            continue
+        known = [marks.get(p) or previous.get(p) for p in parents.get(uid, [])]
+        as_of = min([plan.started, *(m.current_as_of for m in known if m is not None)])
+        if uid in plan.build:
+            marks[uid] = Mark(plan.codes[uid], as_of, plan.started, plan.clock)
+        else:
+            assert old is not None
+            marks[uid] = dataclasses.replace(old, current_as_of=as_of)
+    return marks
+
+
+def write_marks(client: Any, destination: str, marks: Mapping[str, Mark]) -> int:
+    """Replace the nodes' rows of loader_audit.dbt_node_marks, in one transaction."""
     from loaders.common.report import append_rows
 
-    rows = []
-    for uid in plan.selected:
-        if uid in plan.build:
-            if uid not in current:
-                continue
-            rows.append(
-                {
-                    "unique_id": uid,
-                    "code": plan.codes[uid],
-                    "current_as_of": plan.started,
-                    "built_at": plan.started,
-                    "built_clock": plan.clock,
-                }
-            )
-        elif uid in previous:
-            rows.append(
-                {
-                    **dataclasses.asdict(previous[uid]),
-                    "unique_id": uid,
-                    "current_as_of": plan.started,
-                }
-            )
-    if not rows:
+    if not marks:
         return 0
+    rows = [{**dataclasses.asdict(mark), "unique_id": uid} for uid, mark in marks.items()]
     table = client.make_qualified_table_name(MARKS_TABLE)
     with client.begin_transaction():
         append_rows(client, MARKS_TABLE, MARK_COLUMNS, [], destination)  # the table, if new
-        marks = ", ".join(["%s"] * len(rows))
-        client.execute_sql(
-            f"delete from {table} where unique_id in ({marks})", *[r["unique_id"] for r in rows]
-        )
+        listed = ", ".join(["%s"] * len(rows))
+        client.execute_sql(f"delete from {table} where unique_id in ({listed})", *marks)
         append_rows(client, MARKS_TABLE, MARK_COLUMNS, rows, destination)
     return len(rows)
 
@@ -455,7 +454,7 @@ def record_build(
     with make_pipeline("audit", destination, "loader_audit").sql_client() as client:
         if not client.has_dataset():
             client.create_dataset()
-        return write_marks(client, destination, plan, current, previous)
+        return write_marks(client, destination, new_marks(manifest, plan, current, previous))
 
 
 PROJECT_INPUTS = ("models", "macros", "seeds", "snapshots", "tests", "dbt_project.yml")

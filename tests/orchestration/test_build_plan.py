@@ -11,7 +11,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from orchestration.build_plan import Mark, make_plan, node_codes, outcome, plan_build, record_build
+from orchestration.build_plan import (
+    Mark,
+    make_plan,
+    new_marks,
+    node_codes,
+    outcome,
+    plan_build,
+    record_build,
+)
 from reports.source import marts_current_as_of
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -167,6 +175,26 @@ def test_code_the_clock_and_earlier_partial_builds_are_changes_too() -> None:
     existing |= {("warehouse", "staging", "stg_orders"), ("warehouse", "staging", "stg_products")}
     plan = make_plan(m, current_marks(m), {}, same_day, same_day, existing=existing)
     assert plan.build == {"model.p.dim_products": "missing in the warehouse"}
+
+
+def test_a_node_built_by_hand_is_not_current_past_what_it_reads() -> None:
+    m = project()
+    marks = current_marks(m)
+    later = T0 + timedelta(hours=2)
+    # The orders loaded new rows; a person rebuilds fct_orders alone: it is built, but holds
+    # the orders only as of its parent's mark.
+    changed = {("shop", "orders"): T0 + timedelta(hours=1)}
+    plan = make_plan(m, marks, changed, later, later, ["model.p.fct_orders"], everything=True)
+    new = new_marks(m, plan, {"model.p.fct_orders"}, marks)
+    assert set(new) == {"model.p.fct_orders"}
+    assert (new["model.p.fct_orders"].built_at, new["model.p.fct_orders"].current_as_of) == (
+        later,
+        T0,
+    )
+    # A planned build of everything: all current as of its start.
+    plan = make_plan(m, marks, changed, later, later)
+    new = new_marks(m, plan, set(plan.build), marks)
+    assert {mark.current_as_of for mark in new.values()} == {later}
 
 
 def test_a_node_whose_test_failed_or_that_was_skipped_is_not_current() -> None:
