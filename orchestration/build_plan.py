@@ -178,7 +178,7 @@ def node_codes(manifest: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
     return codes, clock
 
 
-def _in_order(manifest: Mapping[str, Any], uids: Iterable[str]) -> list[str]:
+def in_order(manifest: Mapping[str, Any], uids: Iterable[str]) -> list[str]:
     """The nodes parents first."""
     wanted = set(uids)
     parents = manifest.get("parent_map", {})
@@ -239,7 +239,7 @@ def make_plan(
     sources = source_tables(manifest)
     parents = manifest.get("parent_map", {})
     build: dict[str, str] = {}
-    for uid in _in_order(manifest, scope):
+    for uid in in_order(manifest, scope):
         mark = marks.get(uid)
         why = ""
         if mark is None:
@@ -259,7 +259,7 @@ def make_plan(
                     )
                     if when > mark.current_as_of:
                         why = "new raw data"
-                elif parent in marks and marks[parent].built_at > mark.current_as_of:
+                elif parent in marks and marks[parent].built_at > mark.built_at:
                     why = "upstream rebuilt earlier"
                 if why:
                     break
@@ -376,24 +376,15 @@ def new_marks(
     manifest: Mapping[str, Any], plan: Plan, current: set[str], previous: Mapping[str, Mark]
 ) -> dict[str, Mark]:
     """The marks a build leaves on the plan's nodes: one built and current gets every field
-    anew, one with nothing new is current as of the build's start; neither is current past
-    what it reads (a node built by hand on top of a parent with loads still to build). A failed
-    or skipped node keeps its old mark."""
-    parents = manifest.get("parent_map", {})
+    anew, one with nothing new is current as of the build's start (it has read every change of
+    its own inputs up to then). A failed or skipped node keeps its old mark."""
     marks: dict[str, Mark] = {}
-    for uid in _in_order(manifest, plan.selected):
-        if uid in plan.build and uid not in current:
-            continue
+    for uid in in_order(manifest, plan.selected):
         old = previous.get(uid)
-        if uid not in plan.build and old is None:
-            continue
-        known = [marks.get(p) or previous.get(p) for p in parents.get(uid, [])]
-        as_of = min([plan.started, *(m.current_as_of for m in known if m is not None)])
-        if uid in plan.build:
-            marks[uid] = Mark(plan.codes[uid], as_of, plan.started, plan.clock)
-        else:
-            assert old is not None
-            marks[uid] = dataclasses.replace(old, current_as_of=as_of)
+        if uid in plan.build and uid in current:
+            marks[uid] = Mark(plan.codes[uid], plan.started, plan.started, plan.clock)
+        elif uid not in plan.build and old is not None:
+            marks[uid] = dataclasses.replace(old, current_as_of=plan.started)
     return marks
 
 

@@ -24,7 +24,7 @@ from loaders.common.warehouse import duckdb_path
 from loaders.run import load_sources
 
 from . import alerts
-from .build_plan import plan_build, record_build
+from .build_plan import Plan, in_order, plan_build, record_build
 from .monitoring import dq_breaches, run_link
 from .settings import ROOT, Settings
 
@@ -63,16 +63,37 @@ class Translator(DagsterDbtTranslator):
 PLANNED_TAG = "shopsphere/build_plan"  # on the scheduled jobs: dbt builds what has new data
 
 
-def selected_nodes(context: AssetExecutionContext, manifest: Mapping[str, Any]) -> list[str]:
+def selected_nodes(
+    context: AssetExecutionContext, manifest: Mapping[str, Any]
+) -> dict[str, dg.AssetKey]:
     """The dbt models, seeds and snapshots this run selected (the job's subset of assets)."""
     translator = Translator()
     keys = set(context.selected_asset_keys)
-    return [
-        uid
+    found = {
+        uid: translator.get_asset_spec(manifest, uid, None).key
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed", "snapshot")
-        and translator.get_asset_spec(manifest, uid, None).key in keys
-    ]
+    }
+    return {uid: key for uid, key in found.items() if key in keys}
+
+
+def unchanged(
+    context: AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    plan: Plan,
+    selected: Mapping[str, dg.AssetKey],
+) -> Iterator[dg.Output[None]]:
+    """An output for each selected node the plan left alone: it is current, and the steps after
+    dbt (the docs, the report pages) wait for every output of it, or are skipped. Parents first,
+    and before dbt's: a node left alone is never downstream of one rebuilt."""
+    for uid in in_order(manifest, selected):
+        key = selected[uid]
+        if uid not in plan.build:
+            yield dg.Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={"rebuilt": False, "why": "nothing new since its last build"},
+            )
 
 
 def dbt_vars(**extra: Any) -> list[str]:
@@ -98,8 +119,11 @@ def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
             # a person materializes by hand are built as asked.
             planned = context.run.tags.get(PLANNED_TAG) == "true"
             selected = selected_nodes(context, manifest)
-            plan, previous = plan_build(cfg.destination, manifest, selected, everything=not planned)
+            plan, previous = plan_build(
+                cfg.destination, manifest, list(selected), everything=not planned
+            )
             context.log.info(plan.summary(manifest))
+            yield from unchanged(context, manifest, plan, selected)
             if plan.nothing_new:
                 record_build(cfg.destination, manifest, plan, previous, [])
                 return

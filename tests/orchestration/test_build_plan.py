@@ -177,24 +177,18 @@ def test_code_the_clock_and_earlier_partial_builds_are_changes_too() -> None:
     assert plan.build == {"model.p.dim_products": "missing in the warehouse"}
 
 
-def test_a_node_built_by_hand_is_not_current_past_what_it_reads() -> None:
+def test_the_marks_a_build_leaves() -> None:
     m = project()
     marks = current_marks(m)
     later = T0 + timedelta(hours=2)
-    # The orders loaded new rows; a person rebuilds fct_orders alone: it is built, but holds
-    # the orders only as of its parent's mark.
     changed = {("shop", "orders"): T0 + timedelta(hours=1)}
-    plan = make_plan(m, marks, changed, later, later, ["model.p.fct_orders"], everything=True)
-    new = new_marks(m, plan, {"model.p.fct_orders"}, marks)
-    assert set(new) == {"model.p.fct_orders"}
-    assert (new["model.p.fct_orders"].built_at, new["model.p.fct_orders"].current_as_of) == (
-        later,
-        T0,
-    )
-    # A planned build of everything: all current as of its start.
+    # A build of what the orders changed: those rebuilt get new marks, the rest are current.
     plan = make_plan(m, marks, changed, later, later)
     new = new_marks(m, plan, set(plan.build), marks)
     assert {mark.current_as_of for mark in new.values()} == {later}
+    assert {uid for uid, mark in new.items() if mark.built_at == later} == set(plan.build)
+    # The next build, with nothing new, takes nothing: no node rebuilds itself forever.
+    assert make_plan(m, {**marks, **new}, changed, later + timedelta(minutes=15), later).nothing_new
 
 
 def test_a_node_whose_test_failed_or_that_was_skipped_is_not_current() -> None:

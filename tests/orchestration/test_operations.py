@@ -310,7 +310,7 @@ def test_an_intraday_run_loads_the_sql_sources_and_builds_what_follows_them(
         .execute_in_process(instance=instance, raise_on_error=False)
     )
     assert result.success
-    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    done = rebuilt(result)
     assert {"raw_shop/orders", "marts/fct_orders", "marts/dim_customers"} <= done
     assert not {k for k in done if k.startswith("raw_hubspot/")}
     assert "dbt_docs" not in done
@@ -326,5 +326,26 @@ def test_an_intraday_run_loads_the_sql_sources_and_builds_what_follows_them(
         .execute_in_process(instance=instance, raise_on_error=False)
     )
     assert again.success
-    rebuilt = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
-    assert {k for k in rebuilt if not k.startswith("raw_")} == set(), rebuilt
+    assert {k for k in rebuilt(again) if not k.startswith("raw_")} == set(), rebuilt(again)
+
+
+def rebuilt(result: dg.ExecuteInProcessResult) -> set[str]:
+    """The assets a run materialized, less the dbt nodes the build plan left alone."""
+    return {
+        e.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+        if "rebuilt" not in e.step_materialization_data.materialization.metadata
+    }
+
+
+def test_a_daily_run_with_nothing_new_still_publishes_the_docs_and_the_pages(
+    ops: OpsWorld, ops_built: dg.ExecuteInProcessResult, instance: dg.DagsterInstance
+) -> None:
+    """The build plan leaves every model alone (no source changed), and says so on each; the
+    docs and the report pages after dbt still run."""
+    assert ops_built.success
+    result = ops.definitions().resolve_job_def("daily").execute_in_process(instance=instance)
+    assert result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"dbt_docs", "reports", "marts/fct_orders"} <= done
+    assert {k for k in rebuilt(result) if not k.startswith("raw_")} == {"dbt_docs", "reports"}
