@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loaders.common.report import append_rows, audit_client, query_rows
 from reports.source import MARKS_TABLE, utc
 
 BUILDABLE = ("model", "seed", "snapshot")
@@ -84,7 +85,7 @@ class Plan:
         names = sorted(nodes[uid]["name"] for uid in self.selected if uid not in self.build)
         return [*names, *self.skipped_sources]
 
-    def summary(self, manifest: Mapping[str, Any]) -> str:
+    def summary(self) -> str:
         if self.nothing_new:
             return f"build plan: nothing new among {len(self.selected)} nodes; dbt is not run"
         reasons: dict[str, int] = {}
@@ -297,19 +298,8 @@ def outcome(manifest: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -
 # -- the warehouse side: marks and the loads' audit ------------------------------------------
 
 
-def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
-    try:
-        with client.execute_query(sql) as cur:
-            return list(cur.fetchall())
-    except Exception as exc:
-        text = str(exc).lower()
-        if "does not exist" in text or "not found" in text:
-            return []
-        raise
-
-
 def read_marks(client: Any) -> dict[str, Mark]:
-    rows = _rows(
+    rows = query_rows(
         client,
         f"select unique_id, code, current_as_of, built_at, built_clock "
         f"from loader_audit.{MARKS_TABLE}",
@@ -324,21 +314,21 @@ def read_changes(client: Any, sources: Iterable[str]) -> dict[tuple[str, str], d
     """(source, table) -> the end of the newest load that changed the raw table; (source, "*")
     when a raw schema holds a load newer than every audit row of its source."""
     changed: dict[tuple[str, str], datetime] = {}
-    for source, table, when in _rows(
+    for source, table, when in query_rows(
         client,
         "select source_name, table_name, max(run_finished_at) from loader_audit.load_runs "
         "where rows_loaded + rows_deleted > 0 group by source_name, table_name",
     ):
         changed[(source, table)] = utc(when) or EPOCH
     audited = dict(
-        _rows(
+        query_rows(
             client,
             "select source_name, max(run_finished_at) from loader_audit.load_runs "
             "group by source_name",
         )
     )
     for source in sorted(set(sources)):
-        rows = _rows(client, f"select max(inserted_at) from raw_{source}._dlt_loads")
+        rows = query_rows(client, f"select max(inserted_at) from raw_{source}._dlt_loads")
         newest = utc(rows[0][0]) if rows else None
         if newest is not None and newest > (utc(audited.get(source)) or EPOCH):
             changed[(source, "*")] = newest
@@ -364,7 +354,7 @@ def read_relations(
             simple = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", database)
             named = database if simple else '"' + database + '"'
             catalog = f"{named}.information_schema.tables where"
-        rows = _rows(
+        rows = query_rows(
             client,
             f"select table_schema, table_name from {catalog} lower(table_schema) in ({listed})",
         )
@@ -390,8 +380,6 @@ def new_marks(
 
 def write_marks(client: Any, destination: str, marks: Mapping[str, Mark]) -> int:
     """Replace the nodes' rows of loader_audit.dbt_node_marks, in one transaction."""
-    from loaders.common.report import append_rows
-
     if not marks:
         return 0
     rows = [{**dataclasses.asdict(mark), "unique_id": uid} for uid, mark in marks.items()]
@@ -420,11 +408,9 @@ def plan_build(
     everything: bool = False,
 ) -> tuple[Plan, dict[str, Mark]]:
     """Read the marks and the loads' audit from the warehouse and plan the build."""
-    from loaders.common.pipeline import make_pipeline
-
     started = datetime.now(UTC)  # before the audit is read: a load ending later counts next time
     loaders = {source for source, _ in source_tables(manifest).values()}
-    with make_pipeline("audit", destination, "loader_audit").sql_client() as client:
+    with audit_client(destination) as client:
         marks = read_marks(client)
         changed = read_changes(client, loaders)
         existing = read_relations(client, destination, manifest)
@@ -439,10 +425,8 @@ def record_build(
     previous: Mapping[str, Mark],
     results: Sequence[Mapping[str, Any]],
 ) -> int:
-    from loaders.common.pipeline import make_pipeline
-
     current = outcome(manifest, results)
-    with make_pipeline("audit", destination, "loader_audit").sql_client() as client:
+    with audit_client(destination) as client:
         if not client.has_dataset():
             client.create_dataset()
         return write_marks(client, destination, new_marks(manifest, plan, current, previous))
@@ -473,12 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from loaders.common.locks import warehouse_lock
 
-    from .settings import ROOT, settings
+    from .settings import ROOT, dbt_vars, settings
 
     cfg = settings()
     target = ROOT / os.environ.get("DBT_TARGET_PATH", cfg.dbt_target_path)  # absolute wins
     dbt = cfg.dbt_executable
-    as_of = os.environ.get("SHOPSPHERE_AS_OF")
     with warehouse_lock(cfg.destination, "dbt build (planned)"):
         parse = [dbt, "parse", "--quiet"]
         if (
@@ -489,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         manifest = json.loads((target / "manifest.json").read_text())
         plan, previous = plan_build(cfg.destination, manifest)
-        print(plan.summary(manifest), file=sys.stderr)
+        print(plan.summary(), file=sys.stderr)
         if args.dry_run:
             for uid, why in plan.build.items():
                 print(f"{uid.split('.')[-1]}: {why}")
@@ -497,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         if plan.nothing_new:
             record_build(cfg.destination, manifest, plan, previous, [])
             return 0
-        command = [dbt, "build", *(["--vars", json.dumps({"as_of": as_of})] if as_of else [])]
+        command = [dbt, "build", *dbt_vars()]
         excluded = plan.exclude(manifest)
         command += [*args.dbt_args, *(["--exclude", " ".join(excluded)] if excluded else [])]
         (target / "run_results.json").unlink(missing_ok=True)

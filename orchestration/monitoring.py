@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from loaders.common.locks import warehouse_lock
-from loaders.common.pipeline import make_pipeline
+from loaders.common.report import audit_client, query_rows
 from reports.source import freshness_thresholds as source_freshness
 from reports.source import marts_current_as_of
 
@@ -40,35 +39,18 @@ def manifest(cfg: Settings) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-@contextlib.contextmanager
-def warehouse(cfg: Settings) -> Iterator[Any]:
-    """A SQL client on the warehouse (dlt's, as the loaders' audit uses)."""
-    with make_pipeline("audit", cfg.destination, "loader_audit").sql_client() as client:
-        yield client
-
-
-def _rows(client: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with client.execute_query(sql, *params) as cur:
-        return list(cur.fetchall())
-
-
 def dq_breaches(cfg: Settings) -> list[str]:
     """'rule: 4.10% > 3.00% tolerated (shop.customers)' for each rule over its tolerated rate."""
     node = manifest(cfg)["nodes"].get("model.shopsphere.dq_rule_results")
     if node is None or not node.get("relation_name"):
         return []
-    try:
-        with warehouse(cfg) as client:
-            rows = _rows(
-                client,
-                f"select rule_name, failure_rate, max_failure_rate, source_name, table_name "
-                f"from {node['relation_name']} where failure_rate > max_failure_rate "
-                f"order by rule_name",
-            )
-    except Exception as exc:
-        if "does not exist" in str(exc) or "not found" in str(exc).lower():
-            return []
-        raise
+    with audit_client(cfg.destination) as client:
+        rows = query_rows(
+            client,
+            f"select rule_name, failure_rate, max_failure_rate, source_name, table_name "
+            f"from {node['relation_name']} where failure_rate > max_failure_rate "
+            f"order by rule_name",
+        )
     return [
         f"{rule}: {float(rate):.2%} > {float(limit):.2%} tolerated ({source}.{table})"
         for rule, rate, limit, source, table in rows
@@ -85,47 +67,29 @@ def freshness_thresholds(cfg: Settings) -> dict[str, float]:
     }
 
 
-def marts_age(cfg: Settings, now: datetime) -> str:
+def marts_age(cfg: Settings, client: Any, now: datetime) -> str:
     """'the marts hold the loads up to <when> UTC (<h> h ago)': their age, as the overview
     page shows it (reports.source.marts_current_as_of)."""
     nodes = manifest(cfg)
     fct = nodes["nodes"].get("model.shopsphere.fct_orders", {}).get("relation_name")
     runs = f"{fct.split('.')[0]}.dbt_audit.runs" if fct else None
-
-    with warehouse(cfg) as client:
-
-        def query(sql: str) -> list[tuple[Any, ...]]:
-            try:
-                return _rows(client, sql)
-            except Exception as exc:
-                if "does not exist" in str(exc) or "not found" in str(exc).lower():
-                    return []
-                raise
-
-        held = marts_current_as_of(query, nodes, "loader_audit", runs)
+    held = marts_current_as_of(lambda sql: query_rows(client, sql), nodes, "loader_audit", runs)
     if held is None:
         return "the marts were never built"
     hours = (now - held).total_seconds() / 3600
     return f"the marts hold the loads up to {held:%Y-%m-%d %H:%M} UTC ({hours:.1f} h ago)"
 
 
-def stale_sources(cfg: Settings, now: datetime) -> dict[str, str]:
+def stale_sources(cfg: Settings, client: Any, now: datetime) -> dict[str, str]:
     """source -> one line, for each source whose last successful load is older than allowed."""
     thresholds = freshness_thresholds(cfg)
-    with warehouse(cfg) as client:
-        try:
-            last = dict(
-                _rows(
-                    client,
-                    "select source_name, max(run_finished_at) from loader_audit.load_runs "
-                    "where status = 'ok' group by source_name",
-                )
-            )
-        except Exception as exc:
-            if "does not exist" in str(exc) or "not found" in str(exc).lower():
-                last = {}
-            else:
-                raise
+    last = dict(
+        query_rows(
+            client,
+            "select source_name, max(run_finished_at) from loader_audit.load_runs "
+            "where status = 'ok' group by source_name",
+        )
+    )
     stale = {}
     for source, hours in sorted(thresholds.items()):
         when = last.get(source)
@@ -143,7 +107,7 @@ def stale_sources(cfg: Settings, now: datetime) -> dict[str, str]:
     return stale
 
 
-def stream_warnings(cfg: Settings) -> dict[str, str]:
+def stream_warnings(cfg: Settings, client: Any) -> dict[str, str]:
     """'source:kind' -> one line, for each source whose change stream is at risk now: a slot
     holding more WAL than allowed, a binlog position about to be purged, a position the last
     load found lost (keyed by when, so that each loss alerts once). The stored positions come
@@ -151,18 +115,12 @@ def stream_warnings(cfg: Settings) -> dict[str, str]:
     from loaders.common.capture import live_health
     from loaders.run import sql_source
 
-    with warehouse(cfg) as client:
-        try:
-            rows = _rows(
-                client,
-                "select source_name, position_json, lost, checked_at from ("
-                "select *, row_number() over (partition by source_name order by checked_at desc) "
-                "as newest from loader_audit.stream_positions) s where newest = 1",
-            )
-        except Exception as exc:
-            if "does not exist" in str(exc) or "not found" in str(exc).lower():
-                return {}
-            raise
+    rows = query_rows(
+        client,
+        "select source_name, position_json, lost, checked_at from ("
+        "select *, row_number() over (partition by source_name order by checked_at desc) "
+        "as newest from loader_audit.stream_positions) s where newest = 1",
+    )
     out: dict[str, str] = {}
     for source, position, lost, checked in rows:
         if lost:
@@ -217,10 +175,10 @@ def watch(
     run_id = runs[0].run_id if runs else "-"
     link = run_link(cfg, run_id) if runs else cfg.dagster_url
     sent: list[alerts.Alert] = []
-    with warehouse_free(cfg):
-        stale = stale_sources(cfg, now)
-        streams = stream_warnings(cfg)
-        marts = marts_age(cfg, now)
+    with warehouse_free(cfg), audit_client(cfg.destination) as client:
+        stale = stale_sources(cfg, client, now)
+        streams = stream_warnings(cfg, client)
+        marts = marts_age(cfg, client, now)
     for source, line in stale.items():
         if source not in state.get("stale", []):
             line = f"{line}; {marts}"

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from loaders.common.warehouse import duckdb_path
 
@@ -15,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
+
+
+def dbt_vars(**extra: Any) -> list[str]:
+    """`--vars` for a dbt command: run_timestamp()'s clock from SHOPSPHERE_AS_OF, if set."""
+    as_of = os.environ.get("SHOPSPHERE_AS_OF")
+    values = {**({"as_of": as_of} if as_of else {}), **extra}
+    return ["--vars", json.dumps(values)] if values else []
 
 
 def _cadence(value: str) -> str:

@@ -7,7 +7,6 @@ build overlaps a load (loaders.common.locks.warehouse_lock).
 """
 
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from loaders.run import load_sources
 from . import alerts
 from .build_plan import Plan, in_order, plan_build, record_build
 from .monitoring import dq_breaches, run_link
-from .settings import ROOT, Settings
+from .settings import ROOT, Settings, dbt_vars
 
 
 def dbt_project(cfg: Settings) -> DbtProject:
@@ -96,12 +95,6 @@ def unchanged(
             )
 
 
-def dbt_vars(**extra: Any) -> list[str]:
-    as_of = os.environ.get("SHOPSPHERE_AS_OF")
-    values = {**({"as_of": as_of} if as_of else {}), **extra}
-    return ["--vars", json.dumps(values)] if values else []
-
-
 def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
     # The daily build tests what it wrote: the tests tagged history (they read all of it) run
     # in the weekly history job instead (history_tests_job).
@@ -122,7 +115,7 @@ def dbt_assets_for(cfg: Settings, project: DbtProject) -> dg.AssetsDefinition:
             plan, previous = plan_build(
                 cfg.destination, manifest, list(selected), everything=not planned
             )
-            context.log.info(plan.summary(manifest))
+            context.log.info(plan.summary())
             yield from unchanged(context, manifest, plan, selected)
             if plan.nothing_new:
                 record_build(cfg.destination, manifest, plan, previous, [])

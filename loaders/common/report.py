@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from .locks import warehouse_lock
 from .pipeline import make_pipeline
@@ -123,8 +126,7 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
         for source, h in streams.items()
     ]
     try:
-        pipeline = make_pipeline("audit", destination, AUDIT_DATASET)
-        with warehouse_lock(destination, "loader audit"), pipeline.sql_client() as client:
+        with warehouse_lock(destination, "loader audit"), audit_client(destination) as client:
             if not client.has_dataset():
                 client.create_dataset()
             append_rows(client, "load_runs", AUDIT_COLUMNS, rows, destination)
@@ -135,6 +137,24 @@ def write_audit(results: Sequence[TableMetrics], destination: str, started: date
             f"loaders: could not write the audit rows to {destination} ({str(exc).splitlines()[0][:200]})"
         )
     return run_id
+
+
+@contextlib.contextmanager
+def audit_client(destination: str) -> Iterator[Any]:
+    """dlt's SQL client on the warehouse, in the audit schema: the loaders' audit, the build
+    plan's marks and the operations watch read and write through it."""
+    with make_pipeline("audit", destination, AUDIT_DATASET).sql_client() as client:
+        yield client
+
+
+def query_rows(client: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """A query's rows; none when a table it reads does not exist yet (a new warehouse). Any
+    other error is raised."""
+    try:
+        with client.execute_query(sql, *params) as cur:
+            return list(cur.fetchall())
+    except DatabaseUndefinedRelation:
+        return []
 
 
 def append_rows(
