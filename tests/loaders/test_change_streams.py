@@ -354,8 +354,14 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     make_warehouse: Callable[[SourceWorld], Warehouse],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from loaders.common.report import audit_client
     from orchestration.monitoring import stream_warnings
     from orchestration.settings import settings
+
+    def warned() -> dict[str, str]:
+        cfg = settings()
+        with audit_client(cfg.destination) as client:
+            return stream_warnings(cfg, client)
 
     world = make_world(orders=300, seed=78)
     wh = make_warehouse(world)
@@ -363,7 +369,7 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     for name, value in wh.env.items():
         if name.startswith(("SOURCES__", "SHOPSPHERE_")):
             monkeypatch.setenv(name, value)
-    assert stream_warnings(settings()) == {}  # just loaded: nothing at risk
+    assert warned() == {}  # just loaded: nothing at risk
     # The server moves on to newer binlogs, and WAL piles up behind the catalog's slot.
     _shop(world, "flush binary logs", "flush binary logs")
     _catalog(
@@ -373,7 +379,7 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
         "from generate_series(1, 10000) g",
     )
     monkeypatch.setenv("SHOPSPHERE_STREAM_MAX_HELD_MB", "0.5")
-    warnings = stream_warnings(settings())
+    warnings = warned()
     assert set(warnings) == {"shop:margin", "catalog:held"}, warnings
     assert "oldest binlog the server keeps" in warnings["shop:margin"]
     assert "MB of WAL" in warnings["catalog:held"]
@@ -381,7 +387,7 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     # running transactions, which a checkpoint writes at once; the bgwriter does every 15 s.)
     _catalog(world, "checkpoint")
     wh.load()
-    assert stream_warnings(settings()) == {}
+    assert warned() == {}
 
 
 @STREAM
