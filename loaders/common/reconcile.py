@@ -81,13 +81,13 @@ def reconcile_resource(
                     )
                     if gone.num_rows:
                         metrics.rows_deleted += gone.num_rows
-                        yield tombstones(gone)
+                        yield from tombstones(spec.name, gone)
                 progress.update(source, spec.name, "reconcile", i, len(differing), started)
         else:
             gone = deletes.gone(spec.name)
             if gone is not None and gone.num_rows:
                 metrics.rows_deleted += gone.num_rows
-                yield tombstones(gone)
+                yield from tombstones(spec.name, gone)
             for data in _other_versions(deletes, plan, read):
                 metrics.rows_loaded += data.num_rows
                 yield data

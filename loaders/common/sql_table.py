@@ -33,7 +33,16 @@ from .deletes import DeleteContext
 from .errors import LoaderError
 from .sql_readers import ANY_ZERO, SqlReader, ZeroDateError, target_schema, to_target
 from .timestamps import to_us, utc_text
-from .types import DELETED_COLUMN, Progress, SourceColumn, TableMetrics, TablePlan, TableSpec
+from .types import (
+    DELETED_COLUMN,
+    RELOADED_COLUMN,
+    Progress,
+    SourceColumn,
+    TableMetrics,
+    TablePlan,
+    TableSpec,
+    deleted_keys_table,
+)
 
 
 def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
@@ -64,13 +73,44 @@ def column_hints(
     return hints
 
 
-def tombstones(keys: pa.Table) -> pa.Table:
-    """Keys of rows the source deleted, flagged for dlt's hard delete. Keys are never null:
-    the schema says so, or dlt warns that the batch's hints differ."""
+def tombstones(table: str, keys: pa.Table) -> Iterator[Any]:
+    """Keys of rows the source deleted: flagged for dlt's hard delete of the raw rows, and
+    appended to `_deleted_<table>` in the same load package, so that staging deletes by key
+    instead of comparing itself with the whole raw table. Keys are never null in the
+    tombstones: the schema says so, or dlt warns that the batch's hints differ."""
     schema = pa.schema([f.with_nullable(False) for f in keys.schema])
-    return keys.cast(schema).append_column(
+    yield keys.cast(schema).append_column(
         DELETED_COLUMN, pa.array([True] * keys.num_rows, pa.bool_())
     )
+    yield deleted_keys(table, keys, reloaded=False)
+
+
+def deleted_keys(table: str, keys: pa.Table, reloaded: bool) -> Any:
+    """Rows for `_deleted_<table>`: the keys a load deleted, or one row with null keys and
+    `_reloaded` set for a load that replaced the whole table (staging then compares itself
+    with raw once). Appended in the load's own package: it commits with the load or not at all."""
+    schema = pa.schema([f.with_nullable(True) for f in keys.schema])
+    rows = keys.cast(schema).append_column(
+        pa.field(RELOADED_COLUMN, pa.bool_()), pa.array([reloaded] * keys.num_rows, pa.bool_())
+    )
+    # A variant starts from the table's own hints: its key columns become plain nullable ones.
+    columns: list[TColumnSchema] = [
+        {"name": f.name, "nullable": True, "primary_key": False} for f in rows.schema
+    ]
+    hints = dlt.mark.make_hints(
+        table_name=deleted_keys_table(table),
+        write_disposition="append",
+        columns=columns,
+        primary_key=[],
+    )
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def reload_marker(plan: TablePlan) -> Any:
+    """The `_deleted_<table>` row of a load that replaces the table (full, backfill)."""
+    schema = target_schema(plan.columns, plan.spec.primary_key)
+    keys = pa.table({k: pa.nulls(1, schema.field(k).type) for k in plan.spec.primary_key})
+    return deleted_keys(plan.spec.name, keys, reloaded=True)
 
 
 def merge_resource(plan: TablePlan) -> Any:
@@ -266,11 +306,13 @@ def sql_table_resource(
         if not yielded and plan.mode != "incremental":
             # An empty source table still gets its raw table, with every declared column.
             yield target_schema(plan.columns, spec.primary_key).empty_table()
+        if plan.mode != "incremental":
+            yield reload_marker(plan)
         if plan.mode == "incremental" and spec.deletes is not None:
             gone = deletes.gone(spec.name)
             if gone is not None and gone.num_rows:
                 metrics.rows_deleted += gone.num_rows
-                yield tombstones(gone)
+                yield from tombstones(spec.name, gone)
         if high_water is not None:
             state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
         else:  # an empty table: later rows are all new, read incrementally from the start

@@ -212,7 +212,7 @@ def stream_table_resource(
             metrics.rows_deleted += _held(
                 raw, spec.name, spec.primary_key, list(zip(*keys.to_pydict().values(), strict=True))
             )
-            yield tombstones(keys)
+            yield from tombstones(spec.name, keys)
         state["stream"] = dict(position)
         metrics.extract_seconds += time.perf_counter() - started
 

@@ -17,6 +17,14 @@ from collections.abc import Callable
 import pyarrow as pa
 
 DELETED_COLUMN = "_source_deleted"  # dlt's hard-delete flag on the rows a source removed
+DELETED_KEYS_PREFIX = "_deleted_"  # raw_<source>._deleted_<table>: the keys each load deleted
+RELOADED_COLUMN = "_reloaded"  # ... and a row (keys null) for each load that replaced the table
+
+
+def deleted_keys_table(table: str) -> str:
+    """The raw table that keeps the keys the loads deleted from `table` (staging deletes by
+    them: macro drop_rows_the_source_deleted)."""
+    return f"{DELETED_KEYS_PREFIX}{table}"
 
 
 @dataclasses.dataclass(frozen=True)

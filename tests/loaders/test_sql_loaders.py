@@ -111,6 +111,18 @@ def test_day_of_change_is_loaded_incrementally_and_exactly(
         assert wh.sql(f"select count(*) from raw_shop.{table} where order_id in ({purged})") == [
             (0,)
         ]
+    # The keys each load deleted are kept beside the table (staging deletes by them), in the
+    # same load; the first load, which replaced the table, left one row saying so.
+    assert wh.sql(
+        "select order_id from raw_shop._deleted_orders where not _reloaded order by 1"
+    ) == [(o,) for o in sorted(report.hard_deleted_order_ids)]
+    for table in [*SHOP_TABLES, *CATALOG_TABLES]:
+        source = "shop" if table in SHOP_TABLES else "catalog"
+        deleted = audit[f"{source}.{table}"]["rows_deleted"]
+        assert wh.sql(
+            f"select count(*) filter (where not _reloaded), count(*) filter (where _reloaded), "
+            f"count(distinct _dlt_load_id) from raw_{source}._deleted_{table}"
+        ) == [(deleted, 1, 2 if deleted else 1)], table
     # A late status change weeks after the order is there.
     late = report.late_updated_order_ids[0]
     src = DbUrl.parse(world.shop_url)
