@@ -19,3 +19,26 @@
 {% macro email_key(email='email_normalized', has_valid_email='has_valid_email') -%}
     case when {{ has_valid_email }} then {{ hash_pii(email) }} end
 {%- endmacro %}
+
+
+{#
+    Pre-hook of dim_customers: drop the accounts staging rewrote as forgotten (deleted_at set)
+    since the model's last build. The accounts the shop deleted outright go by their deleted
+    keys (drop_rows_deleted_upstream).
+#}
+{% macro drop_forgotten_customers() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where customer_id in (
+            select accounts.customer_id
+            from {{ ref('stg_shop__customers') }} as accounts
+            where accounts.is_deleted
+                and accounts._built_at > (
+                    select coalesce(max(held._built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+                    from {{ this }} as held
+                )
+        )
+    {%- else -%}
+        select 1 as nothing_to_drop
+    {%- endif -%}
+{%- endmacro %}

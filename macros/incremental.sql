@@ -27,7 +27,7 @@ last_build as (
     - with `campaigns`, orders whose utm_campaign now names another campaign than the one the
       fact holds for it (a campaign's utm changed, a campaign came or went).
     All of it follows the change, not history, but for the distinct (utm, campaign) pairs the
-    fact holds. Hard-deleted orders are removed by the facts' post-hooks.
+    fact holds. Hard-deleted orders are removed by the facts' pre-hooks.
 #}
 {% macro changed_orders_ctes(campaigns=false) -%}
 {{ last_build_cte() }},

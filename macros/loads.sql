@@ -34,6 +34,103 @@
 {%- endmacro %}
 
 {#
+    Pre-hook of an incremental staging model of a SQL source: drop the rows the source deleted,
+    by key. The loaders append the keys each load deleted to raw's `_deleted_<table>`, in the
+    load's own package, so this reads the day's deletions, not the table: a row goes when a
+    completed load deleted its key after the load the row came from (a key deleted and then
+    inserted again stays). The loads read are those completed since a day before the model's
+    watermark: deleting again is harmless, and a load completing while the build runs is not
+    missed. A load that replaced the whole table (a full refresh, a backfill, a first copy from
+    the change stream) leaves a `_reloaded` row: the model is compared with raw once, in the
+    build that takes that load in.
+    `key` names the model's key columns (the same in raw).
+#}
+{% macro drop_rows_the_source_deleted(source_name, table_name, key) -%}
+    {%- set keys = [key] if key is string else key -%}
+    {%- if is_incremental() -%}
+        {%- set raw_table = source(source_name, table_name) -%}
+        {%- set deleted = source(source_name, '_deleted_' ~ table_name) -%}
+        {%- set loads = source(source_name, '_dlt_loads') -%}
+        {%- set recent -%}
+            select loads.load_id from {{ loads }} as loads
+            where loads.status = 0 and loads.inserted_at > (
+                select {{ dbt.dateadd('day', -1, "coalesce(max(held.inserted_at), cast('1900-01-02' as " ~ dbt.type_timestamp() ~ "))") }}
+                from {{ loads }} as held
+                where held.load_id in (select distinct staged._load_id from {{ this }} as staged)
+            )
+        {%- endset -%}
+        {#- A reload not taken in yet: its load is newer than every row the model holds (once
+            taken in, every key raw holds carries that load's id or a later one). -#}
+        {%- set reloaded = false -%}
+        {%- if execute -%}
+            {%- set found = run_query(
+                "select count(*) from " ~ deleted ~ " where _reloaded"
+                ~ " and _dlt_load_id in (select load_id from " ~ loads ~ " where status = 0)"
+                ~ " and cast(_dlt_load_id as double) > (select coalesce(max(cast(_load_id as double)), 0) from " ~ this ~ ")"
+            ) -%}
+            {%- set reloaded = found.columns[0].values()[0] > 0 -%}
+        {%- endif -%}
+        {%- if reloaded -%}
+            delete from {{ this }}
+            where {{ key_tuple(keys) }} not in (select {{ key_tuple(keys) }} from {{ raw_table }})
+        {%- else -%}
+            delete from {{ this }}
+            where exists (
+                select 1 from {{ deleted }} as gone
+                where not gone._reloaded
+                    and gone._dlt_load_id in ({{ recent }})
+                    {%- for column in keys %}
+                    and gone.{{ column }} = {{ this }}.{{ column }}
+                    {%- endfor %}
+                    and cast(gone._dlt_load_id as double) > cast({{ this }}._load_id as double)
+            )
+        {%- endif -%}
+    {%- else -%}
+        select 1 as nothing_to_drop
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Pre-hook of an incremental model downstream of staging, keyed like a shop table (`key` in
+    `parent`, a staging model): drop the rows whose key a load deleted (`deleted`, the staging
+    view of that table's deleted keys) and `parent` no longer holds. Deleted keys are few, so
+    this reads them and probes the two tables' key columns; it never compares the two tables
+    whole, but once after a load that replaced the table (staging then compared itself with
+    raw), completed after the model's last build started.
+#}
+{% macro drop_rows_deleted_upstream(parent, deleted, key) -%}
+    {%- if is_incremental() -%}
+        {%- set reloaded = false -%}
+        {%- if execute -%}
+            {%- set found = run_query(
+                "select count(*) from " ~ deleted ~ " where is_reload and _completed_at > ("
+                ~ "select coalesce(max(_built_at), cast('1900-01-01' as " ~ dbt.type_timestamp()
+                ~ ")) from " ~ this ~ ")"
+            ) -%}
+            {%- set reloaded = found.columns[0].values()[0] > 0 -%}
+        {%- endif -%}
+        {%- if reloaded -%}
+            delete from {{ this }} where {{ key }} not in (select {{ key }} from {{ parent }})
+        {%- else -%}
+            delete from {{ this }}
+            where {{ key }} in (
+                select gone.{{ key }} from {{ deleted }} as gone
+                where not gone.is_reload
+                    and gone.{{ key }} not in (
+                        select kept.{{ key }} from {{ parent }} as kept
+                        where kept.{{ key }} in (
+                            select again.{{ key }} from {{ deleted }} as again
+                            where not again.is_reload
+                        )
+                    )
+            )
+        {%- endif -%}
+    {%- else -%}
+        select 1 as nothing_to_drop
+    {%- endif -%}
+{%- endmacro %}
+
+{#
     Post-hook of an incremental staging model: drop the rows whose key raw no longer holds (a
     hard delete the loaders applied, or a table reloaded without them). `key` names the model's
     key columns, `raw_key` raw's (default the same).

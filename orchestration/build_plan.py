@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.common.report import append_rows, audit_client, query_rows
+from loaders.common.types import DELETED_KEYS_PREFIX
 from reports.source import MARKS_TABLE, utc
 
 BUILDABLE = ("model", "seed", "snapshot")
@@ -209,12 +210,14 @@ def relation(node: Mapping[str, Any]) -> tuple[str, str, str] | None:
 
 
 def source_tables(manifest: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """dbt source unique_id -> (loader source, raw table), from its raw schema `raw_<source>`."""
+    """dbt source unique_id -> (loader source, raw table), from its raw schema `raw_<source>`;
+    a table's deleted keys (`_deleted_<table>`) count as the table, which they load with."""
     out = {}
     for uid, node in manifest.get("sources", {}).items():
         schema = str(node.get("schema", "")).lower()
         if schema.startswith("raw_"):
-            out[uid] = (schema.removeprefix("raw_"), str(node.get("identifier") or node["name"]))
+            table = str(node.get("identifier") or node["name"]).removeprefix(DELETED_KEYS_PREFIX)
+            out[uid] = (schema.removeprefix("raw_"), table)
     return out
 
 

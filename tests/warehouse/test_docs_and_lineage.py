@@ -199,7 +199,10 @@ def test_every_model_tests_its_key_and_only_staging_reads_sources(
         if reads_sources != (node["fqn"][1] == "staging"):
             problems.append(f"{node['name']}: source() belongs in staging, and only there")
     for source in manifest["sources"].values():
-        if not (source["loader"] and source["loaded_at_field"] and source["freshness"]):
+        if source["identifier"].startswith("_deleted_"):  # written only when rows are deleted
+            if source["freshness"] and source["freshness"].get("error_after", {}).get("count"):
+                problems.append(f"source {source['identifier']}: deleted keys are never stale")
+        elif not (source["loader"] and source["loaded_at_field"] and source["freshness"]):
             problems.append(f"source {source['name']}.{source['identifier']}: no loader/freshness")
         if not source["meta"].get("system_table") and source["identifier"] != "_dlt_loads":
             problems.append(f"source {source['name']}.{source['identifier']}: no meta.system_table")

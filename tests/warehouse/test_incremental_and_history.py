@@ -412,6 +412,38 @@ def test_the_tests_of_an_incremental_build_read_the_rows_it_wrote(changed: Chang
     assert test_with_a_null_status(old_id, {"test_history": True}) == "fail"
 
 
+def test_deleted_keys_reach_staging_and_the_facts_and_a_reload_is_compared_once(
+    changed: ChangedWorld,
+) -> None:
+    """The day's hard deletes arrived as keys beside raw (raw_shop._deleted_orders), which is
+    what staging and the facts delete by. A reload (a full refresh) carries no keys: an order
+    purged before it must still leave staging and the facts, through the one comparison a
+    reload triggers. Runs before the full-refresh proofs below, which then cover it too."""
+    world = changed.world
+    deleted = {r[0] for r in world.mart("select order_id from raw_shop._deleted_orders")}
+    assert set(changed.report.hard_deleted_order_ids) <= deleted
+    (purged,) = world.shop(
+        "select max(order_id) from orders where order_id in (select order_id from order_items)"
+    )[0]
+    for table in ("order_items", "payments", "orders"):
+        world.shop(f"delete from {table} where order_id = %s", (purged,))
+    world.load("--full-refresh")
+    assert world.mart(
+        f"select count(*) from raw_shop._deleted_orders where order_id = {purged}"
+    ) == [(0,)]
+    world.build_all()
+    for relation in (
+        "staging.stg_shop__orders",
+        "staging.stg_shop__order_items",
+        "intermediate.int_orders_joined_to_items_and_payments",
+        "marts.fct_orders",
+        "marts.fct_order_items",
+    ):
+        assert world.mart(f"select count(*) from {relation} where order_id = {purged}") == [(0,)], (
+            relation
+        )
+
+
 def test_incremental_staging_equals_a_full_refresh(changed: ChangedWorld) -> None:
     """Staging built from the day's loads only holds exactly what a rebuild from all of raw does:
     the changed rows in their new version, the deleted ones gone, nothing else touched."""

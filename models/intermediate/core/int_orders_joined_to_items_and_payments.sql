@@ -4,14 +4,15 @@
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where order_id not in (select order_id from {{ ref('stg_shop__orders') }})"
+        pre_hook="{{ drop_rows_deleted_upstream(ref('stg_shop__orders'), ref('stg_shop__deleted_orders'), 'order_id') }}"
     )
 }}
 {#- Per order: what its lines and payments add up to. A table, incremental on the orders whose
     row, lines or payments staging rewrote since its last build (each input is narrowed to them
     before the aggregates), so that the facts read a day's orders, not every line's; the
-    post-hook drops orders the shop purged. -#}
+    pre-hook drops orders the shop purged (macro drop_rows_deleted_upstream). -#}
 
+-- depends_on: {{ ref('stg_shop__deleted_orders') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}
 
 with

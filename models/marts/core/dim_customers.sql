@@ -4,15 +4,19 @@
         unique_key='customer_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where customer_id not in (select customer_id from {{ ref('stg_shop__customers') }} where not is_deleted)"
+        pre_hook=[
+            "{{ drop_rows_deleted_upstream(ref('stg_shop__customers'), ref('stg_shop__deleted_customers'), 'customer_id') }}",
+            "{{ drop_forgotten_customers() }}",
+        ]
     )
 }}
 {#- One row per shop customer not forgotten: the 360 view across shop and HubSpot, no clear-text PII.
     Incremental on the customers a build must recompute (touched_customers): whose account,
     order figures, HubSpot contact or duplicate flag the day changed, or whose segment moved
-    with the clock. The post-hook drops the accounts deleted in the shop. A changed seed
+    with the clock. The pre-hooks drop the accounts deleted in the shop and those forgotten since the last build. A changed seed
     (country_names) or segment variable needs a --full-refresh. -#}
 
+-- depends_on: {{ ref('stg_shop__deleted_customers') }}
 -- depends_on: {{ ref('int_contacts_keyed_by_email') }}
 -- depends_on: {{ ref('int_customers_sharing_an_email') }}
 -- depends_on: {{ ref('int_customers_aggregated_from_orders') }}

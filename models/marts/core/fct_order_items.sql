@@ -4,12 +4,13 @@
         unique_key='order_item_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where order_item_id not in (select order_item_id from {{ ref('stg_shop__order_items') }})"
+        pre_hook="{{ drop_rows_deleted_upstream(ref('stg_shop__order_items'), ref('stg_shop__deleted_order_items'), 'order_item_id') }}"
     )
 }}
 {#- Incremental on the orders whose row, lines or payments changed, as fct_orders (an item
     carries its order's validity; it has no campaign). -#}
 
+-- depends_on: {{ ref('stg_shop__deleted_order_items') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}
 -- depends_on: {{ ref('stg_shop__payments') }}
 

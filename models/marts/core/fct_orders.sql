@@ -4,12 +4,13 @@
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where order_id not in (select order_id from {{ ref('stg_shop__orders') }})"
+        pre_hook="{{ drop_rows_deleted_upstream(ref('stg_shop__orders'), ref('stg_shop__deleted_orders'), 'order_id') }}"
     )
 }}
-{#- Incremental: the orders that changed (see changed_orders_ctes); the post-hook drops orders
-    the shop purged (hard deletes leave raw, and with it staging). -#}
+{#- Incremental: the orders that changed (see changed_orders_ctes); the pre-hook drops orders
+    the shop purged, by the keys the loads deleted (macro drop_rows_deleted_upstream). -#}
 
+-- depends_on: {{ ref('stg_shop__deleted_orders') }}
 -- depends_on: {{ ref('int_campaigns_keyed_by_utm') }}
 -- depends_on: {{ ref('stg_shop__order_items') }}
 -- depends_on: {{ ref('stg_shop__payments') }}

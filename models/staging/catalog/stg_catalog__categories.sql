@@ -1,7 +1,9 @@
 {{ config(
     unique_key='category_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'categories'), 'category_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('catalog', 'categories', 'category_id') }}"
 ) }}
+
+-- depends_on: {{ source('catalog', '_deleted_categories') }}
 
 with
 

@@ -1,7 +1,9 @@
 {{ config(
     unique_key='inventory_level_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'inventory_levels'), ['product_id', 'warehouse_code']) }}"
+    pre_hook="{{ drop_rows_the_source_deleted('catalog', 'inventory_levels', ['product_id', 'warehouse_code']) }}"
 ) }}
+
+-- depends_on: {{ source('catalog', '_deleted_inventory_levels') }}
 
 with
 

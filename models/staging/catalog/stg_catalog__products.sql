@@ -1,7 +1,9 @@
 {{ config(
     unique_key='product_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('catalog', 'products'), 'product_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('catalog', 'products', 'product_id') }}"
 ) }}
+
+-- depends_on: {{ source('catalog', '_deleted_products') }}
 
 with
 

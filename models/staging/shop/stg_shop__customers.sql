@@ -1,7 +1,9 @@
 {{ config(
     unique_key='customer_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'customers'), 'customer_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('shop', 'customers', 'customer_id') }}"
 ) }}
+
+-- depends_on: {{ source('shop', '_deleted_customers') }}
 
 with
 

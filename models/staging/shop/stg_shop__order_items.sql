@@ -1,7 +1,9 @@
 {{ config(
     unique_key='order_item_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'order_items'), 'order_item_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('shop', 'order_items', 'order_item_id') }}"
 ) }}
+
+-- depends_on: {{ source('shop', '_deleted_order_items') }}
 
 with
 

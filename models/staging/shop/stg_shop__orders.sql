@@ -1,7 +1,9 @@
 {{ config(
     unique_key='order_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'orders'), 'order_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('shop', 'orders', 'order_id') }}"
 ) }}
+
+-- depends_on: {{ source('shop', '_deleted_orders') }}
 
 with
 

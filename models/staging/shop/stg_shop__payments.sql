@@ -1,7 +1,9 @@
 {{ config(
     unique_key='payment_id',
-    post_hook="{{ drop_rows_gone_from_raw(source('shop', 'payments'), 'payment_id') }}"
+    pre_hook="{{ drop_rows_the_source_deleted('shop', 'payments', 'payment_id') }}"
 ) }}
+
+-- depends_on: {{ source('shop', '_deleted_payments') }}
 
 with
 
