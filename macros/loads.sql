@@ -36,13 +36,12 @@
 {#
     Pre-hook of an incremental staging model of a SQL source: drop the rows the source deleted,
     by key. The loaders append the keys each load deleted to raw's `_deleted_<table>`, in the
-    load's own package, so this reads the day's deletions, not the table: a row goes when a
-    completed load deleted its key after the load the row came from (a key deleted and then
-    inserted again stays). The loads read are those completed since a day before the model's
-    watermark: deleting again is harmless, and a load completing while the build runs is not
-    missed. A load that replaced the whole table (a full refresh, a backfill, a first copy from
-    the change stream) leaves a `_reloaded` row: the model is compared with raw once, in the
-    build that takes that load in.
+    load's own package, so this reads the deletions, not the table: a row goes when a completed
+    load deleted its key after the load the row came from (a key deleted and inserted again
+    stays, and applying a deletion twice changes nothing). A load that replaced the whole table
+    (a full refresh, a backfill, a first copy from the change stream) leaves a `_reloaded` row:
+    until the model holds a row of that load or a later one, it is compared with raw instead.
+    Load ids are compared as text: dlt's are epoch seconds with ten digits before the point.
     `key` names the model's key columns (the same in raw).
 #}
 {% macro drop_rows_the_source_deleted(source_name, table_name, key) -%}
@@ -50,40 +49,36 @@
     {%- if is_incremental() -%}
         {%- set raw_table = source(source_name, table_name) -%}
         {%- set deleted = source(source_name, '_deleted_' ~ table_name) -%}
-        {%- set loads = source(source_name, '_dlt_loads') -%}
-        {%- set recent -%}
-            select loads.load_id from {{ loads }} as loads
-            where loads.status = 0 and loads.inserted_at > (
-                select {{ dbt.dateadd('day', -1, "coalesce(max(held.inserted_at), cast('1900-01-02' as " ~ dbt.type_timestamp() ~ "))") }}
-                from {{ loads }} as held
-                where held.load_id in (select distinct staged._load_id from {{ this }} as staged)
-            )
+        {%- set completed -%}
+            select loads.load_id from {{ source(source_name, '_dlt_loads') }} as loads where loads.status = 0
         {%- endset -%}
-        {#- A reload not taken in yet: its load is newer than every row the model holds (once
-            taken in, every key raw holds carries that load's id or a later one). -#}
         {%- set reloaded = false -%}
         {%- if execute -%}
-            {%- set found = run_query(
-                "select count(*) from " ~ deleted ~ " where _reloaded"
-                ~ " and _dlt_load_id in (select load_id from " ~ loads ~ " where status = 0)"
-                ~ " and cast(_dlt_load_id as double) > (select coalesce(max(cast(_load_id as double)), 0) from " ~ this ~ ")"
-            ) -%}
-            {%- set reloaded = found.columns[0].values()[0] > 0 -%}
+            {%- set newest = run_query(
+                "select max(_dlt_load_id) from " ~ deleted ~ " where _reloaded"
+                ~ " and _dlt_load_id in (" ~ completed ~ ")"
+            ).columns[0].values()[0] -%}
+            {%- if newest is not none -%}
+                {%- set held = run_query(
+                    "select count(*) from (select 1 from " ~ this ~ " where _load_id >= '"
+                    ~ newest ~ "' limit 1) as newer"
+                ).columns[0].values()[0] -%}
+                {%- set reloaded = held == 0 -%}
+            {%- endif -%}
         {%- endif -%}
         {%- if reloaded -%}
             delete from {{ this }}
             where {{ key_tuple(keys) }} not in (select {{ key_tuple(keys) }} from {{ raw_table }})
         {%- else -%}
-            delete from {{ this }}
-            where exists (
-                select 1 from {{ deleted }} as gone
-                where not gone._reloaded
-                    and gone._dlt_load_id in ({{ recent }})
-                    {%- for column in keys %}
-                    and gone.{{ column }} = {{ this }}.{{ column }}
-                    {%- endfor %}
-                    and cast(gone._dlt_load_id as double) > cast({{ this }}._load_id as double)
-            )
+            {#- A join, not a correlated subquery (which DuckDB runs over every held row). -#}
+            delete from {{ this }} as held
+            using {{ deleted }} as gone
+            where not gone._reloaded
+                {%- for column in keys %}
+                and gone.{{ column }} = held.{{ column }}
+                {%- endfor %}
+                and gone._dlt_load_id > held._load_id
+                and gone._dlt_load_id in ({{ completed }})
         {%- endif -%}
     {%- else -%}
         select 1 as nothing_to_drop
@@ -131,17 +126,33 @@
 {%- endmacro %}
 
 {#
-    Post-hook of an incremental staging model: drop the rows whose key raw no longer holds (a
-    hard delete the loaders applied, or a table reloaded without them). `key` names the model's
-    key columns, `raw_key` raw's (default the same).
+    Post-hook of an incremental staging model of HubSpot: drop the rows whose key raw no longer
+    holds. HubSpot archives and never hard-deletes, so rows leave raw only when a load replaces
+    the table (a first load, a full refresh); then raw's oldest load is newer than the oldest
+    row the model holds (every key raw keeps was rewritten by it), and the model is compared
+    with raw. Otherwise the two oldest loads agree and nothing is compared: two minimums, not
+    an anti-join over the table. `key` names the model's key columns, `raw_key` raw's (default
+    the same).
 #}
 {% macro drop_rows_gone_from_raw(raw_table, key, raw_key=none) -%}
     {%- set keys = [key] if key is string else key -%}
     {%- set raw_keys = keys if raw_key is none else ([raw_key] if raw_key is string else raw_key) -%}
+    {%- set compare = true -%}
+    {%- if execute and is_incremental() -%}
+        {%- set found = run_query(
+            "select (select min(cast(_dlt_load_id as double)) from " ~ raw_table ~ ")"
+            ~ " > (select min(cast(_load_id as double)) from " ~ this ~ ")"
+        ) -%}
+        {%- set compare = found.columns[0].values()[0] is not false -%}
+    {%- endif -%}
+    {%- if compare -%}
     delete from {{ this }}
     where {{ key_tuple(keys) }} not in (
         select {{ key_tuple(raw_keys) }} from {{ raw_table }}
     )
+    {%- else -%}
+    select 1 as nothing_to_drop
+    {%- endif -%}
 {%- endmacro %}
 
 {# One comparable value for a key of one or more columns. #}

@@ -4,9 +4,11 @@ catalog and the shop overwrite."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -418,7 +420,8 @@ def test_deleted_keys_reach_staging_and_the_facts_and_a_reload_is_compared_once(
     """The day's hard deletes arrived as keys beside raw (raw_shop._deleted_orders), which is
     what staging and the facts delete by. A reload (a full refresh) carries no keys: an order
     purged before it must still leave staging and the facts, through the one comparison a
-    reload triggers. Runs before the full-refresh proofs below, which then cover it too."""
+    reload triggers; so must a contact HubSpot deleted for good. Runs before the full-refresh
+    proofs below, which then cover it too."""
     world = changed.world
     deleted = {r[0] for r in world.mart("select order_id from raw_shop._deleted_orders")}
     assert set(changed.report.hard_deleted_order_ids) <= deleted
@@ -427,6 +430,12 @@ def test_deleted_keys_reach_staging_and_the_facts_and_a_reload_is_compared_once(
     )[0]
     for table in ("order_items", "payments", "orders"):
         world.shop(f"delete from {table} where order_id = %s", (purged,))
+    # HubSpot's permanent (GDPR) delete: the contact is gone from the API, archived or not.
+    with contextlib.closing(sqlite3.connect(world.manifest.hubspot_store)) as portal, portal:
+        (contact,) = portal.execute(
+            "select max(id) from objects where object_type = 'contacts'"
+        ).fetchone()
+        portal.execute(f"delete from objects where object_type = 'contacts' and id = {contact}")
     world.load("--full-refresh")
     assert world.mart(
         f"select count(*) from raw_shop._deleted_orders where order_id = {purged}"
@@ -442,6 +451,9 @@ def test_deleted_keys_reach_staging_and_the_facts_and_a_reload_is_compared_once(
         assert world.mart(f"select count(*) from {relation} where order_id = {purged}") == [(0,)], (
             relation
         )
+    assert world.mart(
+        f"select count(*) from staging.stg_hubspot__contacts where contact_id = '{contact}'"
+    ) == [(0,)]
 
 
 def test_incremental_staging_equals_a_full_refresh(changed: ChangedWorld) -> None:
