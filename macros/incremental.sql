@@ -38,11 +38,13 @@ moved_utms as (
 
     select coalesce(held.utm_campaign_normalized, now.utm_campaign_normalized) as utm
     from (
-        select distinct orders.utm_campaign_normalized, facts.campaign_id
+        -- The fact's own utm, normalised as staging does (lower of the trimmed, non-empty
+        -- value): no join of the whole fact with the whole orders' staging.
+        select distinct
+            lower(facts.utm_campaign) as utm_campaign_normalized,
+            facts.campaign_id
         from {{ this }} as facts
-        inner join {{ ref('stg_shop__orders') }} as orders
-            on facts.order_id = orders.order_id
-        where orders.utm_campaign_normalized is not null
+        where facts.utm_campaign is not null
     ) as held
     full outer join {{ ref('int_campaigns_keyed_by_utm') }} as now
         on held.utm_campaign_normalized = now.utm_campaign_normalized
