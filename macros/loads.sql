@@ -86,6 +86,23 @@
 {%- endmacro %}
 
 {#
+    The body of a staging view of a table's deleted keys (stg_<source>__deleted_<table>): the
+    keys the loads deleted (raw's `_deleted_<table>`), from completed loads only, with the load
+    and when it completed, and one row per load that replaced the table (is_reload, key null).
+#}
+{% macro deleted_keys(source_name, table_name, key) -%}
+select
+    deleted.{{ key }},
+    coalesce(deleted._reloaded, false) as is_reload,
+    deleted._dlt_load_id as _load_id,
+    {{ to_utc_timestamp('loads.inserted_at') }} as _completed_at
+from {{ source(source_name, '_deleted_' ~ table_name) }} as deleted
+inner join {{ source(source_name, '_dlt_loads') }} as loads
+    on deleted._dlt_load_id = loads.load_id
+where loads.status = 0
+{%- endmacro %}
+
+{#
     Pre-hook of an incremental model downstream of staging, keyed like a shop table (`key` in
     `parent`, a staging model): drop the rows whose key a load deleted (`deleted`, the staging
     view of that table's deleted keys) and `parent` no longer holds. Deleted keys are few, so
