@@ -29,7 +29,8 @@ def _raw_tables(wh: Warehouse) -> list[str]:
             r[0]
             for r in con.sql(
                 "select table_schema || '.' || table_name from information_schema.tables "
-                "where table_schema like 'raw_%' and table_name not like '\\_dlt%' escape '\\'"
+                # dlt's bookkeeping (_dlt_*) and the loaders' (_deleted_<table>) left out
+                "where table_schema like 'raw_%' and table_name not like '\\_%' escape '\\'"
             ).fetchall()
         ]
 
