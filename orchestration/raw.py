@@ -18,7 +18,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loaders.common.report import write_audit
-from loaders.common.types import TableMetrics
+from loaders.common.types import TableMetrics, deleted_keys_table
 from loaders.run import load_sources
 
 from .settings import Settings
@@ -82,18 +82,33 @@ class TransientLoadFailure(Exception):
     """A load that should pass when retried later; the step's RetryPolicy retries it."""
 
 
+def deleted_keys_tables(source: str) -> dict[str, str]:
+    """`_deleted_<table>` -> table: the keys a SQL source's loads deleted, landed with their
+    table in its load (HubSpot archives: it has none)."""
+    if source == "hubspot":
+        return {}
+    return {deleted_keys_table(t): t for t in source_tables(source)}
+
+
 def raw_assets(source: str, cfg: Settings) -> dg.AssetsDefinition:
     tables = source_tables(source)
+    deleted = deleted_keys_tables(source)
+
+    def describe(t: str) -> str:
+        if t in deleted:
+            return f"The keys the loads of {source}.{deleted[t]} deleted, landed with it."
+        return f"{SYSTEMS[source]} table {t}, landed by loaders/{source}."
+
     specs = [
         dg.AssetSpec(
             raw_key(source, t),
             group_name=f"raw_{source}",
             kinds={"dlt", cfg.destination},
-            description=f"{SYSTEMS[source]} table {t}, landed by loaders/{source}.",
+            description=describe(t),
             tags={"shopsphere/source": source},
             skippable=True,
         )
-        for t in [*tables, BOOKKEEPING]
+        for t in [*tables, *deleted, BOOKKEEPING]
     ]
 
     @dg.multi_asset(
@@ -111,16 +126,24 @@ def raw_assets(source: str, cfg: Settings) -> dg.AssetsDefinition:
     )
     def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         selected = {key.path[-1] for key in context.selected_asset_keys}
-        wanted = [t for t in tables if t in selected]
-        names = None if set(tables) <= selected else wanted
+        # A table's deleted keys land with it: either asked for loads the table.
+        wanted = [t for t in tables if t in selected or deleted_keys_table(t) in selected]
+        names = None if set(tables) <= set(wanted) else wanted
         started = datetime.now(UTC)
         results = load_sources({source: names}, False, cfg.destination)
         audit_run_id = write_audit(results, cfg.destination, started)
         failed = [r for r in results if r.error]
         for m in results:
-            if m.table in selected and not m.error:
+            if m.error:
+                continue
+            if m.table in selected:
                 yield dg.MaterializeResult(
                     asset_key=raw_key(source, m.table), metadata=table_metadata(m, audit_run_id)
+                )
+            if deleted_keys_table(m.table) in selected:
+                yield dg.MaterializeResult(
+                    asset_key=raw_key(source, deleted_keys_table(m.table)),
+                    metadata={"rows_deleted": m.rows_deleted, "dlt_load_id": m.load_id or ""},
                 )
         if failed:
             first = failed[0].error or ""

@@ -19,7 +19,6 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from loaders.common.locks import warehouse_lock
 from loaders.common.report import write_audit
-from loaders.common.types import DELETED_KEYS_PREFIX
 from loaders.common.warehouse import duckdb_path
 from loaders.run import load_sources
 
@@ -41,8 +40,7 @@ def dbt_project(cfg: Settings) -> DbtProject:
 
 
 class Translator(DagsterDbtTranslator):
-    """Sources are the raw assets (raw_<source>/<table>, its `_deleted_<table>` included);
-    models are grouped by their layer."""
+    """Sources are the raw assets (raw_<source>/<table>); models are grouped by their layer."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -50,9 +48,7 @@ class Translator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["sources"].get(unique_id)
         if node is not None:
-            # The keys a load deleted land with their table, in its load: one asset.
-            table = str(node["name"]).removeprefix(DELETED_KEYS_PREFIX)
-            return spec.replace_attributes(key=dg.AssetKey([node["schema"], table]))
+            return spec.replace_attributes(key=dg.AssetKey([node["schema"], node["name"]]))
         return spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

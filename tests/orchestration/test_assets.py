@@ -53,8 +53,20 @@ def test_every_asset_materializes_and_raw_figures_equal_the_audit(
             "from loader_audit.load_runs"
         )
     }
-    raw = {k: v for k, v in meta.items() if k.startswith("raw_") and not k.endswith("_dlt_loads")}
+    raw = {
+        k: v
+        for k, v in meta.items()
+        if k.startswith("raw_") and not k.endswith("_dlt_loads") and "/_deleted_" not in k
+    }
     assert len(raw) == 13
+    # Each SQL table's deleted keys land with it, as an asset of their own.
+    deleted = {k: v for k, v in meta.items() if "/_deleted_" in k}
+    assert sorted(deleted) == sorted(
+        f"raw_{k.split('/')[0].removeprefix('raw_')}/_deleted_{k.split('/')[1]}"
+        for k in raw
+        if not k.startswith("raw_hubspot/")
+    )
+    assert all(m["dlt_load_id"] for m in deleted.values())
     for key, m in raw.items():
         assert (
             m["audit_run_id"],
