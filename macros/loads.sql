@@ -89,10 +89,15 @@
     The body of a staging view of a table's deleted keys (stg_<source>__deleted_<table>): the
     keys the loads deleted (raw's `_deleted_<table>`), from completed loads only, with the load
     and when it completed, and one row per load that replaced the table (is_reload, key null).
+    `key_sql` computes a key raw does not hold (a surrogate of raw's key columns).
 #}
-{% macro deleted_keys(source_name, table_name, key) -%}
+{% macro deleted_keys(source_name, table_name, key, key_sql=none) -%}
 select
+    {% if key_sql is none -%}
     deleted.{{ key }},
+    {%- else -%}
+    case when not coalesce(deleted._reloaded, false) then {{ key_sql }} end as {{ key }},
+    {%- endif %}
     coalesce(deleted._reloaded, false) as is_reload,
     deleted._dlt_load_id as _load_id,
     {{ to_utc_timestamp('loads.inserted_at') }} as _completed_at
