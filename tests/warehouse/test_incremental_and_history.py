@@ -414,6 +414,110 @@ def test_the_tests_of_an_incremental_build_read_the_rows_it_wrote(changed: Chang
     assert test_with_a_null_status(old_id, {"test_history": True}) == "fail"
 
 
+SNAPSHOTS = {
+    "snap_customers": "customer_id",
+    "snap_product_prices": "product_id",
+    "snap_inventory_levels": "inventory_level_id",
+}
+
+
+def test_snapshots_compare_the_changed_keys_as_they_would_every_row(changed: ChangedWorld) -> None:
+    """A snapshot compares only the keys staging rewrote or a load deleted since its last run
+    (macros/snapshots.sql). From the same history and the same staging, that records exactly
+    the versions dbt's comparison of every row records: a customer, a product and a stock row
+    hard-deleted at the sources (found by the reconciliation), and a customer updated, on top
+    of the day."""
+    world = changed.world
+    ordered = {r[0] for r in world.shop("select distinct customer_id from orders")}
+    (gone_customer,) = [
+        c for (c,) in world.shop("select customer_id from customers") if c not in ordered
+    ][:1]
+    world.shop("delete from customers where customer_id = %s", (gone_customer,))
+    world.shop(
+        "update customers set marketing_opt_in = 1 - marketing_opt_in, "
+        "updated_at = current_timestamp(6) order by customer_id desc limit 1"
+    )
+    sold = {r[0] for r in world.shop("select distinct product_id from order_items")}
+    (gone_product,) = [
+        p
+        for (p,) in world.catalog(
+            "select product_id from catalog.products where product_id in "
+            "(select product_id from catalog.inventory_levels) order by product_id"
+        )
+        if p not in sold
+    ][:1]
+    world.catalog(
+        f"delete from catalog.inventory_levels where product_id = {gone_product} returning 1"
+    )
+    world.catalog(f"delete from catalog.products where product_id = {gone_product} returning 1")
+    # The shop soft-deletes customers: only the change stream and the weekly reconciliation
+    # see a hard delete of one.
+    world.load("--reconcile")
+    staging = [
+        "stg_shop__customers",
+        "stg_shop__deleted_customers",
+        "int_customers_pseudonymized",
+        "stg_catalog__products",
+        "stg_catalog__deleted_products",
+        "stg_catalog__inventory_levels",
+        "stg_catalog__deleted_inventory_levels",
+    ]
+    world.dbt.run("run", "--target", "ci", "--vars", world.vars, "--select", *staging)
+    with duckdb.connect(world.dbt.warehouse) as con:
+        con.execute("create schema snapshots_before")
+        for snapshot in SNAPSHOTS:
+            con.execute(f"create table snapshots_before.{snapshot} as from snapshots.{snapshot}")
+
+    def snapshot(*extra: str) -> tuple[dict[str, list[tuple[Any, ...]]], str]:
+        with duckdb.connect(world.dbt.warehouse) as con:
+            for name in SNAPSHOTS:
+                con.execute(
+                    f"create or replace table snapshots.{name} as from snapshots_before.{name}"
+                )
+        run = world.dbt.run("snapshot", "--target", "ci", "--debug", *extra)
+        return {
+            name: _snapshot_rows(world, name, key) for name, key in SNAPSHOTS.items()
+        }, run.output
+
+    every_row, whole_log = snapshot(
+        "--vars", json.dumps({**json.loads(world.vars), "snapshots_compare_every_row": True})
+    )
+    changed_keys, narrowed_log = snapshot("--vars", world.vars)
+    # The view of the changed keys' rows is what the narrowed comparison reads.
+    assert '__changed_rows" as (' not in whole_log
+    assert all(f'{name}__changed_rows" as (' in narrowed_log for name in SNAPSHOTS)
+    assert changed_keys == every_row
+    for name, key, gone in (
+        ("snap_customers", "customer_id", gone_customer),
+        ("snap_product_prices", "product_id", gone_product),
+    ):
+        assert world.mart(
+            f"select dbt_is_deleted from snapshots.{name} where {key} = {gone} "
+            "and dbt_valid_to is null"
+        ) == [("True",)], name
+    assert world.mart(
+        f"select count(*) from snapshots.snap_inventory_levels where product_id = {gone_product} "
+        "and dbt_valid_to is null and dbt_is_deleted = 'True'"
+    ) != [(0,)]
+    with duckdb.connect(world.dbt.warehouse) as con:
+        con.execute("drop schema snapshots_before cascade")
+        leftover = con.sql(
+            "select count(*) from information_schema.tables where table_name like '%changed_rows'"
+        ).fetchone()
+    assert leftover == (0,)
+
+
+def _snapshot_rows(world: BuiltWorld, snapshot: str, key: str) -> list[tuple[Any, ...]]:
+    """A snapshot's versions, with the run's own time (a deletion's, and the id made of it)
+    left out: every other column, whether the version is current and when it began."""
+    return world.mart(
+        f"""select * exclude (dbt_scd_id, dbt_updated_at, dbt_valid_from, dbt_valid_to),
+                   dbt_valid_to is null as is_current,
+                   case when dbt_is_deleted = 'False' then dbt_valid_from end as valid_from
+            from snapshots.{snapshot} order by all"""
+    )
+
+
 def test_deleted_keys_reach_staging_and_the_facts_and_a_reload_is_compared_once(
     changed: ChangedWorld,
 ) -> None:

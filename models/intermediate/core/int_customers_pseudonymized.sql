@@ -1,4 +1,5 @@
-{#- One row per shop customer without clear-text PII: what the customer snapshot keeps history of. -#}
+{#- One row per shop customer without clear-text PII: what the customer snapshot keeps history of.
+    `_built_at` is staging's: the snapshot compares the rows staging rewrote since its last run. -#}
 with
 
 customers as (
@@ -11,7 +12,8 @@ customers as (
         is_marketing_opted_in,
         is_deleted,
         deleted_at,
-        updated_at
+        updated_at,
+        _built_at
     from {{ ref('stg_shop__customers') }}
 
 ),
@@ -25,7 +27,8 @@ final as (
         is_marketing_opted_in,
         is_deleted,
         deleted_at,
-        updated_at
+        updated_at,
+        _built_at
     from customers
 
 )
