@@ -290,17 +290,42 @@
     The issues an incremental build of dq_issues re-examines (issue_id): those of records staging
     rewrote since the last build or no longer holds, and every issue of a 'clock' or 'whole'
     rule. Each leaves the quarantine unless dq_issue_rows finds it again.
+
+    A model with a view of its table's deleted keys (stg_<source>__deleted_<table>) gives the
+    records it no longer holds as the keys deleted since the last build: the issues are probed
+    with the day's keys, never joined with every key of the model. After a load that replaced
+    the table, and for a model without such a view (HubSpot's, which lose rows only on a
+    reload), the held issues are compared with the model's keys.
 #}
 {% macro dq_reexamined_issues() -%}
     {%- set checks = dq_checks() -%}
-    {%- for model in checks | map(attribute='model') | unique %}
+    {%- set models = checks | map(attribute='model') | unique | list -%}
+    {%- set by_deleted_keys = dq_models_with_deleted_keys(models) -%}
+    {%- for model in models %}
     {%- set check = checks | selectattr('model', 'equalto', model) | first %}
+    {%- set key = check.key %}
     select held.issue_id
     from {{ this }} as held
-    left join {{ ref(model) }} as kept
-        on held.record_key = cast(kept.{{ check.key }} as {{ dbt.type_string() }})
+    {%- if model in by_deleted_keys %}
     where held.source_name = '{{ check.source }}' and held.table_name = '{{ check.table }}'
-        and (kept.{{ check.key }} is null or kept._built_at > (select last_build.built_at from last_build))
+        and (
+            held.record_key in (
+                select cast(kept.{{ key }} as {{ dbt.type_string() }}) from {{ ref(model) }} as kept
+                where kept._built_at > (select last_build.built_at from last_build)
+            )
+            or held.record_key in (
+                select cast(gone.{{ key }} as {{ dbt.type_string() }})
+                from {{ ref(by_deleted_keys[model]) }} as gone
+                where not gone.is_reload
+                    and gone._completed_at > (select last_build.built_at from last_build)
+            )
+        )
+    {%- else %}
+    left join {{ ref(model) }} as kept
+        on held.record_key = cast(kept.{{ key }} as {{ dbt.type_string() }})
+    where held.source_name = '{{ check.source }}' and held.table_name = '{{ check.table }}'
+        and (kept.{{ key }} is null or kept._built_at > (select last_build.built_at from last_build))
+    {%- endif %}
 
     union
     {%- endfor %}
@@ -312,6 +337,37 @@
         '{{ rule }}'{% if not loop.last %},{% endif %}
         {%- endfor %}
     )
+{%- endmacro %}
+
+{#
+    model -> the view of its deleted keys, for the checked models that have one and whose table
+    no load replaced since dq_issues' last build (run time only; dq_issues depends on the views).
+#}
+{% macro dq_models_with_deleted_keys(models) -%}
+    {%- set found = {} -%}
+    {%- if not execute -%}{{ return(found) }}{%- endif -%}
+    {%- for model in models -%}
+        {%- set view = model.replace('__', '__deleted_', 1) -%}
+        {%- if ('model.' ~ project_name ~ '.' ~ view) in graph.nodes -%}
+            {%- do found.update({model: view}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if found -%}
+        {%- set reloads -%}
+            {%- for model, view in found.items() %}
+            {% if not loop.first %}union all {% endif -%}
+            select '{{ model }}' as model_name from {{ ref(view) }}
+            where is_reload and _completed_at > (
+                select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+                from {{ this }}
+            )
+            {%- endfor %}
+        {%- endset -%}
+        {%- for model in run_query(reloads).columns[0].values() -%}
+            {%- do found.pop(model, none) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(found) }}
 {%- endmacro %}
 
 

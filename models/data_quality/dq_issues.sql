@@ -4,8 +4,8 @@
     silently counted: each record here is corrected, excluded or flagged in the marts as its
     rule says, and the rates are reported in dq_rule_results.
 
-    Incremental: a build re-examines the issues of the records staging rewrote or dropped since
-    the last build and of the rules whose scope is 'clock' or 'whole' (macro dq_reexamined_issues),
+    Incremental: a build re-examines the issues of the records staging rewrote or a load deleted
+    since the last build and of the rules whose scope is 'clock' or 'whole' (macro dq_reexamined_issues),
     and checks the rows the rules' scopes say (macro dq_issue_rows). It writes only what changed:
     an issue found again as it was stays untouched, one found with another reason or load is
     rewritten (keeping its detected_at), and a re-examined issue not found again leaves as a
@@ -18,6 +18,14 @@
     post_hook="delete from {{ this }} where _built_at is null",
     meta={'tested_rows': 'latest_build'}
 ) }}
+
+-- The views of deleted keys that dq_reexamined_issues reads:
+-- depends_on: {{ ref('stg_shop__deleted_customers') }}
+-- depends_on: {{ ref('stg_shop__deleted_orders') }}
+-- depends_on: {{ ref('stg_shop__deleted_order_items') }}
+-- depends_on: {{ ref('stg_shop__deleted_payments') }}
+-- depends_on: {{ ref('stg_catalog__deleted_products') }}
+-- depends_on: {{ ref('stg_catalog__deleted_inventory_levels') }}
 
 with
 
