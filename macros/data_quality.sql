@@ -1,7 +1,7 @@
 {#
     The data-quality rules, each declared once, here. A rule reads one staging model (a row of it
     is `checked_row` in subqueries) and says:
-      - name, and the SPEC §2 defect it detects (description);
+      - name, and the docs/spec.md §2 defect it detects (description);
       - action: what the marts do with a failing record (corrected, excluded, flagged);
       - severity of its rate test (warn unless said) and tolerance (the failure rate allowed);
       - model and key: the staging model and its primary key; the source and table follow from

@@ -2,6 +2,6 @@
 
 It creates and fills the MySQL/MariaDB `shop` database, the PostgreSQL `catalog` schema and a
 HubSpot portal (served over HTTP by an emulator), deterministically for a seed, with the dirty
-data of SPEC §2 at known rates. The loaders never import this package: they only see the
+data of docs/spec.md §2 at known rates. The loaders never import this package: they only see the
 systems it stands up.
 """

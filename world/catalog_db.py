@@ -1,4 +1,4 @@
-"""The `catalog` product database of SPEC §1b: PostgreSQL, schema `catalog`, timestamptz."""
+"""The `catalog` product database of docs/spec.md §1b: PostgreSQL, schema `catalog`, timestamptz."""
 
 from __future__ import annotations
 

@@ -154,7 +154,7 @@ def create_world(
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\n  {'defect (SPEC §2)':<26} {'table':<22} {'rows':>8} {'of':>10} {'rate':>8}")
+    print(f"\n  {'defect (docs/spec.md §2)':<26} {'table':<22} {'rows':>8} {'of':>10} {'rate':>8}")
     for case, r in report.items():
         print(f"  {case:<26} {r['table']:<22} {r['rows']:>8} {r['of']:>10} {r['rate']:>8.2%}")
 

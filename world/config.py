@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 @dataclasses.dataclass(frozen=True)
 class DirtyRates:
-    """Share of rows carrying each SPEC §2 defect, per table the defect lives in."""
+    """Share of rows carrying each docs/spec.md §2 defect, per table the defect lives in."""
 
     duplicate_customer_email: float = (
         0.01  # customers: a second account, email differs in case/space

@@ -40,7 +40,7 @@ def _mask_null(arr: pa.Array, null_mask: np.ndarray) -> pa.Array:
 
 @dataclasses.dataclass
 class Defect:
-    """One SPEC §2 defect: where it lives, how many rows carry it, out of how many."""
+    """One docs/spec.md §2 defect: where it lives, how many rows carry it, out of how many."""
 
     case: str
     table: str

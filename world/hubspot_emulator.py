@@ -1,6 +1,6 @@
 """A HubSpot API emulator served over HTTP on loopback.
 
-It implements the slice of HubSpot's public API that SPEC §1c needs, with HubSpot's paths,
+It implements the slice of HubSpot's public API that docs/spec.md §1c needs, with HubSpot's paths,
 parameters, paging, limits and error bodies, so that a client proven here runs unchanged
 against api.hubapi.com:
 

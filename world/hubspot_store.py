@@ -39,8 +39,8 @@ SCHEMA = [
     "create table meta (key text primary key, value text)",
 ]
 
-# (name, label, type, fieldType, group) per object type: the properties SPEC §1c needs plus the
-# platform's own, so "all properties" is realistically long.
+# (name, label, type, fieldType, group) per object type: the properties docs/spec.md §1c needs
+# plus the platform's own, so "all properties" is realistically long.
 _COMMON = [
     ("hs_object_id", "Record ID", "number", "number", "objectinformation"),
     ("hs_createdate", "Create date (legacy)", "datetime", "date", "objectinformation"),

@@ -1,4 +1,4 @@
-"""The `shop` OLTP database of SPEC §1a: MySQL 8 / MariaDB 10.11, or a SQLite stand-in.
+"""The `shop` OLTP database of docs/spec.md §1a: MySQL 8 / MariaDB 10.11, or a SQLite stand-in.
 
 DDL follows the spec to the letter (unsigned ids, ENUMs, DATETIME(6) naive UTC,
 ON UPDATE CURRENT_TIMESTAMP(6), TINYINT(1)); bulk load is LOAD DATA LOCAL INFILE from

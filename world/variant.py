@@ -1,4 +1,5 @@
-"""A variant world: what production holds and the default world never makes (SPEC §2, last part).
+"""A variant world: what production holds and the default world never makes (docs/spec.md §2,
+last part).
 
 Applied on top of a created world, in the source systems themselves, so loaders and marts meet
 it as they would in production:

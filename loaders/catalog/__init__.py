@@ -1,4 +1,5 @@
-"""The catalog: the PostgreSQL product database of SPEC §1b (schema `catalog`), landed in raw_catalog.
+"""The catalog: the PostgreSQL product database (schema `catalog`) of docs/spec.md §1b,
+landed in raw_catalog.
 
 Prices and stock are overwritten in place, so raw mirrors the current state and dbt snapshots
 keep the history. Incremental on `updated_at`, merged on the primary key; keys are compared

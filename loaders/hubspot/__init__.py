@@ -1,5 +1,5 @@
-"""HubSpot: contacts, companies, deals, marketing campaigns and emails, email events (SPEC §1c),
-landed in raw_hubspot from HubSpot's public API with a private-app token.
+"""HubSpot: contacts, companies, deals, marketing campaigns and emails, email events
+(docs/spec.md §1c), landed in raw_hubspot from HubSpot's public API with a private-app token.
 
 Settings: SOURCES__HUBSPOT__ACCESS_TOKEN (required), SOURCES__HUBSPOT__BASE_URL (default
 https://api.hubapi.com), and in [sources.hubspot]: crm_lag_seconds (600; the search index lags

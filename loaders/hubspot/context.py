@@ -1,5 +1,5 @@
 """What every HubSpot resource shares: the run's context (client, raw, metrics, lags), the CRM
-objects SPEC §1c reads, and the versions raw already holds."""
+objects docs/spec.md §1c reads, and the versions raw already holds."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ class CrmObject:
     name: str
     modified: str  # the last-modified property search filters and sorts on
     associations: tuple[str, ...]
-    required: tuple[str, ...]  # properties SPEC §1c needs; the run fails if the portal lacks one
+    # the properties docs/spec.md §1c needs; the run fails if the portal lacks one
+    required: tuple[str, ...]
 
 
 CRM_OBJECTS = {

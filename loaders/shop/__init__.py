@@ -1,4 +1,4 @@
-"""The shop: the MySQL/MariaDB OLTP database of SPEC §1a, landed in raw_shop.
+"""The shop: the MySQL/MariaDB OLTP database of docs/spec.md §1a, landed in raw_shop.
 
 Every table is incremental on `updated_at` (the application stamps it on every change, ON
 UPDATE CURRENT_TIMESTAMP(6)) and merged on its primary key. Soft-deleted customers arrive

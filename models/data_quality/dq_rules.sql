@@ -1,6 +1,6 @@
 {#-
     The data-quality rules, one row per rule, generated from their declaration (macro dq_rules):
-    the SPEC §2 defect each detects, where, what the warehouse does about it, its test severity
-    and the failure rate it tolerates.
+    the defect of docs/spec.md §2 each detects, where, what the warehouse does about it, its test
+    severity and the failure rate it tolerates.
 -#}
 {{ dq_rule_rows() }}

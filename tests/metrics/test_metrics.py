@@ -2,7 +2,7 @@
 
 - the marts, through plain SQL: each metric per day and its main dimension and in total;
 - the source systems, through the independent check (tests/fixtures/source_figures.py), for the
-  metrics SPEC §3 defines on them.
+  metrics docs/spec.md §3 defines on them.
 
 MetricFlow's answers come through reports.metrics, the way every consumer asks it.
 """

@@ -71,9 +71,9 @@ def changed(
 
 
 def _resolve_two_issues(world: BuiltWorld) -> set[str]:
-    """The shop corrects an order's total and purges the order of a defective line (SPEC: test
-    orders go with their items and payments): both issues must leave the quarantine. It also
-    breaks another order's total, which must enter it."""
+    """The shop corrects an order's total and purges the order of a defective line
+    (docs/spec.md §1a: test orders go with their items and payments): both issues must leave the
+    quarantine. It also breaks another order's total, which must enter it."""
     (order_issue, order_id), (line_issue, line_id) = (
         world.mart(
             f"select issue_id, record_key from data_quality.dq_issues where rule_name = '{rule}' "

@@ -1,4 +1,4 @@
-"""The generator is deterministic and injects every SPEC §2 defect at its stated rate.
+"""The generator is deterministic and injects every docs/spec.md §2 defect at its stated rate.
 
 Each defect is re-detected here with independent SQL over the generated tables, so a generator
 that misreports (or stops injecting) a defect fails.

@@ -1,4 +1,4 @@
-"""The shop and catalog databases match SPEC §1, as introspected from the live servers."""
+"""The shop and catalog databases match docs/spec.md §1, as introspected from the live servers."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ final as (
         order_items.quantity,
         order_items.unit_price,
         order_items.discount_amount,
-        -- Lines with a quantity of zero or less are shop bugs (SPEC §2): they carry no amount.
+        -- Lines with a quantity of zero or less are shop bugs (docs/spec.md §2): they carry
+        -- no amount.
         case
             when order_items.has_positive_quantity
                 then order_items.quantity * order_items.unit_price - order_items.discount_amount

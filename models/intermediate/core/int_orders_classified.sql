@@ -26,7 +26,8 @@ final as (
     select
         orders.order_id,
         order_statuses.status_group,
-        -- A clock bug stamps some orders days ahead (SPEC §2); they count once their time comes.
+        -- A clock bug stamps some orders days ahead (docs/spec.md §2); they count once their
+        -- time comes.
         orders.placed_at > {{ run_timestamp() }} as is_placed_in_future,
         coalesce(order_statuses.is_revenue_status, false)
         and orders.placed_at <= {{ run_timestamp() }} as is_valid_order

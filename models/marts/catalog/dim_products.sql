@@ -45,7 +45,7 @@ final as (
         cast(products.sku as varchar) as sku,
         cast(products.product_name as varchar) as product_name,
         cast(products.category_id as integer) as category_id,
-        -- Products without a category (SPEC §2) are reported as such, not dropped.
+        -- Products without a category (docs/spec.md §2) are reported as such, not dropped.
         cast(coalesce(categories.category_name, 'Uncategorized') as varchar) as category_name,
         cast(coalesce(categories.top_category_name, 'Uncategorized') as varchar) as top_category_name,
         cast(products.brand as varchar) as brand,

@@ -30,7 +30,7 @@ renamed as (
         nullif(trim(utm_source), '') as utm_source,
         nullif(trim(utm_campaign), '') as utm_campaign,
         lower(nullif(trim(utm_campaign), '')) as utm_campaign_normalized,
-        -- The shop's own arithmetic, broken on some rows (SPEC §2): flagged, never "fixed".
+        -- The shop's own arithmetic, broken on some rows (docs/spec.md §2): flagged, never "fixed".
         {{ typed('total_amount', 'decimal(12, 2)') }} != {{ typed('subtotal', 'decimal(12, 2)') }}
         - {{ typed('discount_amount', 'decimal(12, 2)') }} + {{ typed('shipping_amount', 'decimal(12, 2)') }}
         + {{ typed('tax_amount', 'decimal(12, 2)') }} as has_total_mismatch,
