@@ -38,7 +38,7 @@ from .common.runner import run_sql_source
 from .common.types import SqlSourceSpec, TableMetrics, emit
 
 # The sources, in the order `--source all` runs them. A SQL source is a package loaders/<name>
-# declaring `SOURCE = SqlSourceSpec(...)` (README, "Adding a source table or a source").
+# declaring `SOURCE = SqlSourceSpec(...)` (docs/loaders.md, "Adding a source table or a source").
 SQL_SOURCES = ["shop", "catalog"]  # the sources with a SqlSourceSpec: streamed, reconciled
 SOURCES = [*SQL_SOURCES, "hubspot"]
 

@@ -102,7 +102,7 @@
 {#
     Snowflake: the pads are hex literals, computed here from the key. Unproven on real
     Snowflake (its documentation calls SHA2's argument a string): whether SHA2 and SHA2_BINARY
-    hash a BINARY argument's bytes, as the fakesnow harness does. See README, Privacy.
+    hash a BINARY argument's bytes, as the fakesnow harness does. See docs/privacy.md.
 #}
 {% macro snowflake__hash_pii(expression) -%}
     {%- set inner, outer = pii_key_pads() -%}
@@ -155,7 +155,7 @@
             and env_var('SHOPSPHERE_PII_KEY', '') | trim == '' -%}
             {{ exceptions.raise_compiler_error(
                 "SHOPSPHERE_PII_KEY is not set: target '" ~ target.name
-                ~ "' refuses to build without the PII key (README, Privacy)") }}
+                ~ "' refuses to build without the PII key (docs/privacy.md)") }}
         {%- endif -%}
         {%- if target.type == 'duckdb' -%}
             {%- set loaded = run_query(

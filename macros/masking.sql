@@ -4,7 +4,7 @@
     session holding the role SHOPSPHERE_PII_READER_ROLE (default PII_READER; grant it to
     TRANSFORMER, which builds staging from raw) reads clear text; every other role reads null.
     Keyed hashes and values derived from PII are not masked. On DuckDB nothing is done: there,
-    whoever opens the file reads everything (README, Privacy).
+    whoever opens the file reads everything (docs/privacy.md).
 #}
 {% macro masked_pii_kinds() -%}
     {{ return(['email', 'name', 'phone', 'address']) }}
@@ -74,7 +74,7 @@
 {#
     `dbt run-operation mask_pii_in_raw`: the same policies on raw's PII columns, and on dlt's
     `<schema>_staging` copies. The loader creates those tables, so this runs after a load, as a
-    role holding APPLY MASKING POLICY (README, Privacy).
+    role holding APPLY MASKING POLICY (docs/privacy.md).
 #}
 {% macro mask_pii_in_raw() -%}
     {%- if execute and target.type == 'snowflake' -%}

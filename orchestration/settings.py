@@ -1,5 +1,5 @@
-"""Every setting of the operating layer, read from the environment (documented in the README,
-"Operations"). Secrets (SMTP password, webhook URL) are read here and never printed."""
+"""Every setting of the operating layer, read from the environment (documented in
+docs/operations.md). Secrets (SMTP password, webhook URL) are read here and never printed."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def key_from_env(env: Mapping[str, str] = os.environ) -> bytes:
 
 def previous_keys_from_env(env: Mapping[str, str] = os.environ) -> list[bytes]:
     """Keys rotated out, in SHOPSPHERE_PII_PREVIOUS_KEYS (comma-separated): the suppression
-    list's hashes made under them still match (README, Privacy: rotating the key)."""
+    list's hashes made under them still match (docs/privacy.md: rotating the key)."""
     texts = [t.strip() for t in env.get(PREVIOUS_KEYS_ENV, "").split(",") if t.strip()]
     return [key_from_env({KEY_ENV: t}) for t in texts]
 

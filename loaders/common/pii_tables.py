@@ -126,7 +126,7 @@ class DuckDBWarehouse(Warehouse):
 
 class SnowflakeWarehouse(Warehouse):
     """Snowflake, as the dbt profile's variables reach it. The role (SNOWFLAKE_ROLE) must be
-    able to update raw's and the analytics database's PII tables (README, Privacy)."""
+    able to update raw's and the analytics database's PII tables (docs/privacy.md)."""
 
     def __init__(self, raw_database: str) -> None:
         import snowflake.connector

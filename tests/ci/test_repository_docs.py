@@ -1,7 +1,11 @@
-"""What the code cites is in the repository: every `docs/spec.md §N` names a section of the spec."""
+"""The documentation: what the code cites is in the repository (every `docs/spec.md §N` names a
+section of the spec), and the docs site builds strictly."""
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +46,39 @@ def test_no_citation_points_outside_the_repository() -> None:
         if re.search(r"\bSPEC(\.md)? ?§|shared/SPEC", line)
     ]
     assert not outside, "cites a spec outside the repository: " + ", ".join(outside)
+
+
+def _build_site(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+
+
+def test_the_docs_site_builds_strictly_with_every_page_in_it(tmp_path: Path) -> None:
+    built = _build_site(ROOT, tmp_path / "site")
+    assert built.returncode == 0, built.stderr[-2000:]
+    pages = {p.stem for p in (ROOT / "docs").glob("*.md")}
+    assert {"index", "spec", "loaders", "warehouse", "data-quality", "metrics", "reports"} <= pages
+    assert {"operations", "privacy", "production", "scaling", "benchmarks"} <= pages
+    for page in pages - {"index"}:
+        assert (tmp_path / "site" / page / "index.html").is_file(), page
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "Quickstart" in home  # the README's opening, included
+    assert "WARNING" not in built.stderr
+
+
+def test_a_broken_link_fails_the_docs_build(tmp_path: Path) -> None:
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", copy)
+    shutil.copy(ROOT / "README.md", copy)
+    page = copy / "docs" / "metrics.md"
+    page.write_text(page.read_text() + "\nSee [the missing page](missing.md).\n")
+    built = _build_site(copy, tmp_path / "site")
+    assert built.returncode != 0
+    assert "missing.md" in built.stderr

@@ -1,5 +1,5 @@
 """The GitHub Actions workflows: valid against GitHub's workflow schema, and doing what the
-README says (slim CI with deferral and a fallback, production publishing its manifest to its
+docs/production.md says (slim CI with deferral and a fallback, production publishing its manifest to its
 own folder, clean-up of pull-request schemas)."""
 
 from __future__ import annotations

@@ -227,8 +227,8 @@ def test_a_read_only_database_user_is_enough(
     make_warehouse: Callable[[SourceWorld], Warehouse],
     capture: str,
 ) -> None:
-    """A user that reads: SELECT, and for the streams the replication grants the README's DBA
-    setup names (the publication made by the tables' owner)."""
+    """A user that reads: SELECT, and for the streams the replication grants that the DBA's setup
+    in docs/loaders.md names (the publication made by the tables' owner)."""
     world = make_world(orders=800, seed=33)
     shop, catalog = DbUrl.parse(world.shop_url), DbUrl.parse(world.catalog_url)
     mysql_admin = shop

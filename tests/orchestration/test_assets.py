@@ -31,7 +31,7 @@ def test_every_asset_materializes_and_raw_figures_equal_the_audit(
     assert set(meta) == every, sorted(every - set(meta))
 
     # dbt tests are asset checks: all ran; none of severity error failed. The warn ones that
-    # fire flag the world's dirty rows, as they are meant to (README, "Severity policy").
+    # fire flag the world's dirty rows, as they are meant to (docs/data-quality.md, "Severity policy").
     checks = [
         e.event_specific_data
         for e in result.all_events

@@ -11,7 +11,7 @@ RAW database, as the loaders would have landed them on Snowflake (same tables, s
 DuckDB's JSON is fakesnow's VARIANT, timestamptz its TIMESTAMP_TZ).
 
 Where fakesnow falls short of Snowflake, the gap is bridged here and only here, never in the
-project's SQL; each bridge says which Snowflake behaviour it stands for (see README, "Snowflake").
+project's SQL; each bridge says which Snowflake behaviour it stands for (see docs/production.md).
 """
 
 from __future__ import annotations
