@@ -124,7 +124,7 @@ def raw_assets(source: str, cfg: Settings) -> dg.AssetsDefinition:
         ),
         op_tags={"shopsphere/source": source},
     )
-    def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    def load(context: AssetExecutionContext) -> Iterator[dg.MaterializeResult[None]]:
         selected = {key.path[-1] for key in context.selected_asset_keys}
         # A table's deleted keys land with it: either asked for loads the table.
         wanted = [t for t in tables if t in selected or deleted_keys_table(t) in selected]

@@ -198,7 +198,7 @@ def docs_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDefini
         deps=list(dbt_build.keys),
         description="`dbt docs generate`: the catalog and lineage behind `dbt docs serve`.",
     )
-    def dbt_docs(dbt: DbtCliResource) -> dg.MaterializeResult:
+    def dbt_docs(dbt: DbtCliResource) -> dg.MaterializeResult[None]:
         with warehouse_lock(cfg.destination, "dbt docs"):
             invocation = dbt.cli(["docs", "generate", *dbt_vars()]).wait()
         target = invocation.target_path
@@ -220,7 +220,7 @@ def reports_asset(cfg: Settings, dbt_build: dg.AssetsDefinition) -> dg.AssetsDef
             "health), static files next to the warehouse (SHOPSPHERE_REPORTS_DIR)."
         ),
     )
-    def report_pages() -> dg.MaterializeResult:
+    def report_pages() -> dg.MaterializeResult[None]:
         from reports.build import build
         from reports.source import Source
 

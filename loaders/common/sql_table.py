@@ -113,7 +113,7 @@ def reload_marker(plan: TablePlan) -> Any:
     return deleted_keys(plan.spec.name, keys, reloaded=True)
 
 
-def merge_resource(plan: TablePlan) -> Any:
+def merge_resource(plan: TablePlan) -> Callable[[Callable[..., Any]], Any]:
     """The dlt resource decorator of a table merged on its key, deletes as hard deletes (the
     stream's changes, the reconciliation's repairs)."""
     spec = plan.spec

@@ -27,7 +27,7 @@ def to_us(value: Any) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return (value - EPOCH) // timedelta(microseconds=1)
+        return int((value - EPOCH) // timedelta(microseconds=1))
     raise LoaderError(f"unsupported cursor value {value!r}")
 
 

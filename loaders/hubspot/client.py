@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 import requests
-from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.client import RESTClient
 from requests.hooks import default_hooks, dispatch_hook
 
 from ..common.errors import LoaderError, TransientLoaderError
@@ -114,7 +114,10 @@ class HubSpotSession(requests.Session):
         # 429s and 5xx this loop retries.
         hooks, request.hooks = request.hooks, default_hooks()
         response = self._send_with_retries(request, **kwargs)
-        return dispatch_hook("response", hooks, response, **kwargs)
+        answered: requests.Response = dispatch_hook(  # type: ignore[no-untyped-call]
+            "response", hooks, response, **kwargs
+        )
+        return answered
 
     def _send_with_retries(
         self, request: requests.PreparedRequest, **kwargs: Any

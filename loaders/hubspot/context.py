@@ -12,7 +12,7 @@ from typing import Any
 
 import dlt
 from dlt.common.schema.typing import TColumnSchema
-from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.client import RESTClient
 
 from ..common.deletes import RawAccess
 from ..common.errors import LoaderError

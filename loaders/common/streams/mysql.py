@@ -19,7 +19,8 @@ from typing import Any
 
 from ..errors import LoaderError, TransientLoaderError
 from ..sql_readers.base import ConnInfo
-from .base import ChangeStream, Pending, StreamHealth, TableChanges, apply_transaction
+from ..types import StreamHealth
+from .base import ChangeStream, Pending, TableChanges, apply_transaction
 from .binlog_events import DELETE, Commit, FastEvents, Rows
 
 ZEROS = "__zero_dates__"  # per row image: how many of its dates were zero dates (now NULL)

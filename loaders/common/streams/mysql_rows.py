@@ -101,7 +101,7 @@ def _fraction(fsp: int) -> tuple[int, Callable[[bytes, int], int]]:
         value = int.from_bytes(d[p : p + size], "big", signed=True)
         if fsp % 2:
             value = int(value / 10)
-        return value * scale
+        return int(value * scale)
 
     return size, micros
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import TransientLoaderError
 from ..sql_readers.base import ConnInfo
-from .base import ChangeStream, StreamHealth, TableChanges
+from ..types import StreamHealth
+from .base import ChangeStream, TableChanges
 from .pgoutput import HEARTBEAT_PREFIX, Decoder
 
 READ_TIMEOUT_SECONDS = 300.0  # without the heartbeat coming back: the server is stuck or gone
