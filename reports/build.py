@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loaders.common.warehouse import duckdb_path
+
 from .html import Page, render_page
 from .pages import PAGES
 from .source import Source
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "data" / "reports"))
     parser.add_argument(
         "--warehouse",
-        default=os.environ.get("SHOPSPHERE_DUCKDB_PATH", str(ROOT / "data" / "warehouse.duckdb")),
+        default=duckdb_path(),
     )
     parser.add_argument(
         "--target-path",

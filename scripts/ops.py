@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from loaders.common.warehouse import duckdb_path  # noqa: E402
 from scripts.pipeline import world_env  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest  # noqa: E402
 from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
@@ -37,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--world-dir", default="data/world")
-    parser.add_argument(
-        "--warehouse", default=os.environ.get("SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb")
-    )
+    parser.add_argument("--warehouse", default=duckdb_path())
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
 

@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from loaders.common.warehouse import duckdb_path  # noqa: E402
 from scripts.dq_report import print_dq_report  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest, create_world, print_report, resolve_urls  # noqa: E402
 from world.config import WorldConfig, default_as_of  # noqa: E402
@@ -66,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--world-dir", default="data/world")
-    parser.add_argument(
-        "--warehouse", default=os.environ.get("SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb")
-    )
+    parser.add_argument("--warehouse", default=duckdb_path())
     parser.add_argument(
         "--skip-world", action="store_true", help="reuse the world already in --world-dir"
     )

@@ -22,7 +22,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DBT = str(Path(sys.executable).parent / "dbt")
+
+from loaders.common.warehouse import duckdb_path  # noqa: E402
 
 
 def dbt(args: list[str], env: dict[str, str], project_dir: Path) -> int:
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-path", default=None, help="production build's target folder")
     parser.add_argument(
         "--prod-warehouse",
-        default=os.environ.get("SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb"),
+        default=duckdb_path(),
     )
     parser.add_argument(
         "--pr-warehouse", default=os.environ.get("SHOPSPHERE_PR_DUCKDB_PATH", "data/pr.duckdb")

@@ -13,11 +13,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# The warehouse file when nothing says otherwise (profiles.yml's env_var defaults say the same).
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+
 
 def duckdb_path() -> str:
-    """The warehouse's DuckDB file, as the loaders and the dbt profile name it."""
+    """The warehouse's DuckDB file, as the loaders and the dbt profile name it: every command's
+    default (SHOPSPHERE_DUCKDB_PATH, else data/warehouse.duckdb from where it runs)."""
     path = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or os.environ.get(
-        "SHOPSPHERE_DUCKDB_PATH", "data/warehouse.duckdb"
+        "SHOPSPHERE_DUCKDB_PATH", DEFAULT_DUCKDB_PATH
     )
     return str(Path(path).resolve())
 
