@@ -20,8 +20,7 @@ import dagster as dg
 
 from loaders.common.locks import warehouse_lock
 from loaders.common.report import audit_client, query_rows
-from reports.source import freshness_thresholds as source_freshness
-from reports.source import marts_current_as_of
+from reports.source import last_loads_sql, marts_current_as_of, sources_freshness
 
 from . import alerts
 from .settings import ROOT, Settings
@@ -57,16 +56,6 @@ def dq_breaches(cfg: Settings) -> list[str]:
     ]
 
 
-def freshness_thresholds(cfg: Settings) -> dict[str, float]:
-    """Hours after which each source is stale: its dbt source `freshness.error_after` (the
-    report pages show the same thresholds: reports.source.freshness_thresholds)."""
-    return {
-        source: limits["error"]
-        for source, limits in source_freshness(manifest(cfg)).items()
-        if "error" in limits
-    }
-
-
 def marts_age(cfg: Settings, client: Any, now: datetime) -> str:
     """'the marts hold the loads up to <when> UTC (<h> h ago)': their age, as the overview
     page shows it (reports.source.marts_current_as_of)."""
@@ -81,28 +70,19 @@ def marts_age(cfg: Settings, client: Any, now: datetime) -> str:
 
 
 def stale_sources(cfg: Settings, client: Any, now: datetime) -> dict[str, str]:
-    """source -> one line, for each source whose last successful load is older than allowed."""
-    thresholds = freshness_thresholds(cfg)
-    last = dict(
-        query_rows(
-            client,
-            "select source_name, max(run_finished_at) from loader_audit.load_runs "
-            "where status = 'ok' group by source_name",
-        )
-    )
+    """source -> one line, for each source whose last successful load is older than its dbt
+    `freshness.error_after` allows (the overview page shows the same: reports.source)."""
+    last = dict(query_rows(client, last_loads_sql("loader_audit")))
     stale = {}
-    for source, hours in sorted(thresholds.items()):
-        when = last.get(source)
-        if when is None:
-            stale[source] = f"{source}: never loaded (allowed: {hours:g} h)"
+    for f in sources_freshness(manifest(cfg), last, now):
+        if f.error_after is None:
             continue
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        age = (now - when).total_seconds() / 3600
-        if age > hours:
-            stale[source] = (
-                f"{source}: last successful load {when:%Y-%m-%d %H:%M} UTC, "
-                f"{age:.1f} h ago (allowed: {hours:g} h)"
+        if f.last_load is None:
+            stale[f.source] = f"{f.source}: never loaded (allowed: {f.error_after:g} h)"
+        elif f.state == "stale":
+            stale[f.source] = (
+                f"{f.source}: last successful load {f.last_load:%Y-%m-%d %H:%M} UTC, "
+                f"{f.hours:.1f} h ago (allowed: {f.error_after:g} h)"
             )
     return stale
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from .html import (
@@ -25,7 +25,7 @@ from .html import (
     time_axis,
 )
 from .html import percent as pct
-from .source import NoData, Source, freshness_thresholds
+from .source import NoData, Source, last_loads_sql, sources_freshness
 
 Builder = Callable[[], Section]
 T = TypeVar("T")
@@ -102,38 +102,18 @@ def overview(src: Source, now: datetime) -> Page:
         )
 
     def freshness() -> Section:
-        thresholds = freshness_thresholds(src.manifest)
-        rows = src.sql(
-            f"select source_name, max(run_finished_at) as last_load "
-            f"from {src.audit_schema}.load_runs where status = 'ok' group by source_name"
-        )
-        last = {r["source_name"]: r["last_load"] for r in rows}
-        table = []
-        for source in sorted(set(thresholds) | set(last)):
-            limits = thresholds.get(source, {})
-            when = last.get(source)
-            if when is not None and when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            hours = None if when is None else (now - when).total_seconds() / 3600
-            state = (
-                "never loaded"
-                if hours is None
-                else "stale"
-                if hours > limits.get("error", float("inf"))
-                else "late"
-                if hours > limits.get("warn", float("inf"))
-                else "fresh"
-            )
-            table.append(
-                [
-                    source,
-                    NONE if when is None else f"{when:%Y-%m-%d %H:%M} UTC",
-                    number(hours),
-                    number(limits.get("warn"), 0),
-                    number(limits.get("error"), 0),
-                    state,
-                ]
-            )
+        last = {r["source_name"]: r["last_load"] for r in src.sql(last_loads_sql(src.audit_schema))}
+        table = [
+            [
+                f.source,
+                NONE if f.last_load is None else f"{f.last_load:%Y-%m-%d %H:%M} UTC",
+                number(f.hours),
+                number(f.warn_after, 0),
+                number(f.error_after, 0),
+                f.state,
+            ]
+            for f in sources_freshness(src.manifest, last, now)
+        ]
         return Table(
             "overview.freshness",
             "Sources: freshness against their thresholds",

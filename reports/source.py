@@ -10,6 +10,7 @@ SHOPSPHERE_RAW_DATABASE.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -94,6 +95,50 @@ def freshness_thresholds(manifest: dict[str, Any]) -> dict[str, dict[str, float]
                 hours = float(after["count"]) * HOURS[after["period"]]
                 current = out.setdefault(node["source_name"], {}).get(level, hours)
                 out[node["source_name"]][level] = min(hours, current)
+    return out
+
+
+def last_loads_sql(audit_schema: str) -> str:
+    """Each source's last successful load, from the loaders' audit."""
+    return (
+        f"select source_name, max(run_finished_at) as last_load "
+        f"from {audit_schema}.load_runs where status = 'ok' group by source_name"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFreshness:
+    """A source's age against its dbt `freshness` thresholds (hours): the overview page shows
+    it, and the operations' freshness alert fires on `stale`."""
+
+    source: str
+    last_load: datetime | None
+    hours: float | None
+    warn_after: float | None
+    error_after: float | None
+
+    @property
+    def state(self) -> str:
+        if self.hours is None:
+            return "never loaded"
+        if self.error_after is not None and self.hours > self.error_after:
+            return "stale"
+        if self.warn_after is not None and self.hours > self.warn_after:
+            return "late"
+        return "fresh"
+
+
+def sources_freshness(
+    manifest: dict[str, Any], last_loads: Mapping[str, datetime | None], now: datetime
+) -> list[SourceFreshness]:
+    """Every source with a threshold or a load, by name: its last load, age and thresholds."""
+    thresholds = freshness_thresholds(manifest)
+    out = []
+    for source in sorted(set(thresholds) | set(last_loads)):
+        limits = thresholds.get(source, {})
+        when = utc(last_loads.get(source))
+        hours = None if when is None else (now - when).total_seconds() / 3600
+        out.append(SourceFreshness(source, when, hours, limits.get("warn"), limits.get("error")))
     return out
 
 
