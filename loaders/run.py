@@ -24,40 +24,26 @@ DESTINATION__SNOWFLAKE__CREDENTIALS__*.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from . import sources as registry
 from .common.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
 from .common.load import Interrupted, is_interrupt
 from .common.report import print_summary, write_audit
 from .common.runner import run_sql_source
-from .common.types import SqlSourceSpec, TableMetrics, emit
-
-# The sources, in the order `--source all` runs them. A SQL source is a package loaders/<name>
-# declaring `SOURCE = SqlSourceSpec(...)` (docs/loaders.md, "Adding a source table or a source").
-SQL_SOURCES = ["shop", "catalog"]  # the sources with a SqlSourceSpec: streamed, reconciled
-SOURCES = [*SQL_SOURCES, "hubspot"]
-
-
-def sql_source(name: str) -> SqlSourceSpec:
-    spec = importlib.import_module(f"{__package__}.{name}").SOURCE
-    if not isinstance(spec, SqlSourceSpec):
-        raise LoaderError(f"{name}: loaders.{name}.SOURCE is not a SqlSourceSpec")
-    return spec
+from .common.types import Progress, SqlSourceSpec, TableMetrics, emit, end_progress
 
 
 def _runner(
     name: str, reconcile: bool = False
 ) -> Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]:
-    if name == "hubspot":
-        from .hubspot import run_hubspot
-
-        return run_hubspot
-    spec = sql_source(name)
+    spec = registry.source(name)
+    if not isinstance(spec, SqlSourceSpec):
+        return spec.run
     return lambda tables, full_refresh, destination: run_sql_source(
         spec, tables, full_refresh, destination, reconcile=reconcile
     )
@@ -91,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--source",
-        choices=[*SOURCES, "all"],
+        choices=[*registry.NAMES, "all"],
         action="append",
         help="a source to load (repeatable; default: all)",
     )
@@ -110,17 +96,26 @@ def main(argv: list[str] | None = None) -> int:
         "(the weekly safety net under the change streams); HubSpot is left out",
     )
     parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="a progress line per batch read (default: one line per table, rewritten on a terminal)",
+    )
+    parser.add_argument(
         "--destination",
         choices=["duckdb", "snowflake"],
         default=os.environ.get("SHOPSPHERE_DESTINATION", "duckdb"),
     )
     args = parser.parse_args(argv)
+    Progress.verbose = args.verbose
     chosen = args.source or ["all"]
-    sources = SOURCES if "all" in chosen else [s for s in SOURCES if s in chosen]
+    sources = (
+        list(registry.NAMES) if "all" in chosen else [s for s in registry.NAMES if s in chosen]
+    )
     if args.reconcile:
         if args.full_refresh:
             parser.error("--reconcile compares what raw holds: it does not go with --full-refresh")
-        sources = [s for s in sources if s in SQL_SOURCES]
+        sources = [s for s in sources if registry.is_sql(s)]
     single = len(sources) == 1
     if args.table and not single and any("." not in t for t in args.table):
         parser.error("with several sources, name tables as source.table (e.g. shop.orders)")
@@ -139,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         only_named=bool(args.table),
         reconcile=args.reconcile,
     )
+    end_progress()
     print_summary(results)
     write_audit(results, args.destination, started)
     for error in (r.error for r in results if r.error):

@@ -25,8 +25,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from loaders import sources as registry
 from loaders.common.errors import TransientLoaderError
-from loaders.run import SQL_SOURCES
 
 from . import alerts
 from .monitoring import run_link, watch
@@ -41,7 +41,6 @@ from .transform import (
     reports_asset,
 )
 
-SOURCES = ("shop", "catalog", "hubspot")
 UNDER_WAY = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -124,7 +123,8 @@ def watch_sensor(daily: Any) -> dg.SensorDefinition:
 def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
     cfg = cfg or settings()
     project = dbt_project(cfg)
-    loads = [raw_assets(source, cfg) for source in SOURCES]
+    names = registry.NAMES
+    loads = [raw_assets(source, cfg) for source in names]
     dbt_build = dbt_assets_for(cfg, project)
     docs = docs_asset(cfg, dbt_build)
     reports = reports_asset(cfg, dbt_build)
@@ -134,7 +134,9 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         description="Every source, then dbt build, then the docs and the report pages.",
         tags={"shopsphere/daily": "true", PLANNED_TAG: "true"},  # one at a time (dagster.yaml)
     )
-    sql_loads = [load for source, load in zip(SOURCES, loads, strict=True) if source in SQL_SOURCES]
+    sql_loads = [load for name, load in zip(names, loads, strict=True) if registry.is_sql(name)]
+    # The API sources' loads (HubSpot's), on their own cadence: their API budget is the limit.
+    api_loads = [load for name, load in zip(names, loads, strict=True) if not registry.is_sql(name)]
     intraday = dg.define_asset_job(
         "intraday",
         selection=(
@@ -147,11 +149,10 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         ),
         tags={"shopsphere/intraday": "true", PLANNED_TAG: "true"},  # one at a time
     )
-    hubspot_load = dict(zip(SOURCES, loads, strict=True))["hubspot"]
     hubspot_hourly = dg.define_asset_job(
         "hubspot_hourly",
         selection=(
-            dg.AssetSelection.assets(hubspot_load).downstream()
+            dg.AssetSelection.assets(*api_loads).downstream()
             - dg.AssetSelection.assets(docs, reports)
         ),
         description=(
@@ -166,9 +167,9 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
             selection=dg.AssetSelection.assets(load),
             description=f"Load {source} now (on demand).",
         )
-        for source, load in zip(SOURCES, loads, strict=True)
+        for source, load in zip(names, loads, strict=True)
     ]
-    history_tests = history_tests_job(cfg, SQL_SOURCES)
+    history_tests = history_tests_job(cfg, [spec.name for spec in registry.sql_sources()])
     schedules = [
         dg.ScheduleDefinition(
             name=name,

@@ -93,7 +93,7 @@ def stream_warnings(cfg: Settings, client: Any) -> dict[str, str]:
     load found lost (keyed by when, so that each loss alerts once). The stored positions come
     from `loader_audit.stream_positions`; the server is asked where it stands now."""
     from loaders.common.capture import live_health
-    from loaders.run import sql_source
+    from loaders.sources import sql_source
 
     rows = query_rows(
         client,

@@ -17,29 +17,19 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from loaders import sources as registry
 from loaders.common.report import write_audit
 from loaders.common.types import TableMetrics, deleted_keys_table
 from loaders.run import load_sources
 
 from .settings import Settings
 
-SYSTEMS = {
-    "shop": "MySQL shop database",
-    "catalog": "PostgreSQL product catalog",
-    "hubspot": "HubSpot portal (REST API)",
-}
 BOOKKEEPING = "_dlt_loads"  # dlt's load log, a dbt source of its own
 
 
-def source_tables(source: str) -> list[str]:
-    """The tables the loader of `source` declares."""
-    if source == "hubspot":
-        from loaders.hubspot import TABLES
-
-        return [t.name for t in TABLES]
-    from loaders.run import sql_source
-
-    return [t.name for t in sql_source(source).tables]
+def source_tables(name: str) -> list[str]:
+    """The tables the loader of source `name` declares."""
+    return [t.name for t in registry.source(name).tables]
 
 
 def raw_key(source: str, table: str) -> dg.AssetKey:
@@ -84,8 +74,8 @@ class TransientLoadFailure(Exception):
 
 def deleted_keys_tables(source: str) -> dict[str, str]:
     """`_deleted_<table>` -> table: the keys a SQL source's loads deleted, landed with their
-    table in its load (HubSpot archives: it has none)."""
-    if source == "hubspot":
+    table in its load (an API source archives: it has none)."""
+    if not registry.is_sql(source):
         return {}
     return {deleted_keys_table(t): t for t in source_tables(source)}
 
@@ -97,7 +87,7 @@ def raw_assets(source: str, cfg: Settings) -> dg.AssetsDefinition:
     def describe(t: str) -> str:
         if t in deleted:
             return f"The keys the loads of {source}.{deleted[t]} deleted, landed with it."
-        return f"{SYSTEMS[source]} table {t}, landed by loaders/{source}."
+        return f"{registry.source(source).system} table {t}, landed by loaders/{source}."
 
     specs = [
         dg.AssetSpec(

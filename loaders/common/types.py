@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 
@@ -55,6 +55,21 @@ class SqlSourceSpec:
     tables: tuple[TableSpec, ...]
     pg_schema: str = "public"
     credentials_example: str = ""
+
+    @property
+    def dataset(self) -> str:
+        return f"raw_{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiSourceSpec:
+    """A source read through an API by a loader of its own (HubSpot's): its tables, where they
+    land, and the loader's run (tables or None for all, full_refresh, destination)."""
+
+    name: str
+    system: str
+    tables: tuple[TableSpec, ...]
+    run: Callable[[Sequence[str] | None, bool, str], list[TableMetrics]]
 
     @property
     def dataset(self) -> str:
@@ -142,18 +157,65 @@ class TableMetrics:
 
 
 class Progress:
-    """Prints a line per batch read (stderr), so long loads show they are alive."""
+    """Shows that a long load is alive, on stderr. On a terminal: one line per table, rewritten
+    in place (rows read, the share when the total is known, the rate). Elsewhere (a log, CI):
+    a table's first batch, then a line at most every `every` seconds, and its last batch when
+    the total is known, so a log stays short. `Progress.verbose` (loaders.run -v): a line per
+    batch read."""
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    verbose = False
+
+    def __init__(
+        self, emit: Callable[[str], None], every: float = 30.0, terminal: bool | None = None
+    ) -> None:
         self.emit = emit
+        self.every = every
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self._shown: dict[tuple[str, str], float] = {}
 
     def update(
         self, source: str, table: str, mode: str, done: int, total: int | None, started: float
     ) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
+        now = time.perf_counter()
+        rate = done / max(now - started, 1e-9)
         of = f"/{total:,}" if total else ""
-        self.emit(f"  {source}.{table}: {mode}, {done:,}{of} rows read ({rate:,.0f} rows/s)")
+        line = f"  {source}.{table}: {mode}, {done:,}{of} rows read ({rate:,.0f} rows/s)"
+        if Progress.verbose:
+            self.emit(line)
+            return
+        last = total is not None and done >= total
+        shown = self._shown.get((source, table))
+        wait = 0.2 if self.terminal else self.every
+        if shown is not None and now - shown < wait and not last:
+            return
+        self._shown[(source, table)] = now
+        if self.terminal:
+            share = f" {min(done / total, 1):4.0%}" if total else ""
+            _rewrite(f"{line}{share}")
+        else:
+            self.emit(line)
+
+
+_open_line = False  # a progress line is on the terminal, not yet ended
+
+
+def _rewrite(line: str) -> None:
+    global _open_line
+    sys.stderr.write(f"\r{line}\x1b[K")
+    sys.stderr.flush()
+    _open_line = True
+
+
+def end_progress() -> None:
+    """Ends the progress line the terminal shows, if any (before other output)."""
+    global _open_line
+    if _open_line:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        _open_line = False
 
 
 def emit(line: str) -> None:
+    """A line on stderr (after ending a progress line the terminal shows)."""
+    end_progress()
     print(line, file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ from ..common.load import load_resources
 from ..common.locks import source_lock, warehouse_lock
 from ..common.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
 from ..common.runner import select_tables
-from ..common.types import Progress, TableMetrics, TableSpec, emit
+from ..common.types import ApiSourceSpec, Progress, TableMetrics, TableSpec, emit
 from ..common.warehouse import held_open
 from .client import HUBSPOT_API, HubSpotSession, check_response, make_client
 from .resources import RESOURCES, HubSpotContext
@@ -87,3 +87,8 @@ def run_hubspot(
             m.note + "; " if m.note else ""
         ) + f"source requests {stats.requests}, 429s {stats.rate_limited}"
     return results
+
+
+SOURCE = ApiSourceSpec(
+    name="hubspot", system="HubSpot portal (api.hubapi.com)", tables=TABLES, run=run_hubspot
+)
