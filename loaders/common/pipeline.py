@@ -6,7 +6,6 @@ uninterrupted run would."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -18,25 +17,10 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .errors import LoaderError, TransientLoaderError
-from .types import DELETED_COLUMN, DELETED_KEYS_PREFIX, TableMetrics, TableSpec, emit
+from .types import DELETED_COLUMN, TableMetrics, TableSpec, emit
 from .warehouse import duckdb_path, duckdb_settings
 
 DEFAULT_PIPELINES_DIR = "data/dlt"
-
-
-class _VariantColumnsFilter(logging.Filter):
-    """dlt starts a table variant (`_deleted_<table>`, the keys a load deleted) from its table's
-    hints, so the first load of each warns that the table's other columns "did not receive any
-    data". They never will, and nobody can act on the warning: it is dropped, nothing else."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (
-            "did not receive any data" in message and f"table `{DELETED_KEYS_PREFIX}" in message
-        )
-
-
-logging.getLogger("dlt").addFilter(_VariantColumnsFilter())
 
 
 def make_destination(kind: str) -> Any:

@@ -19,10 +19,11 @@ committed with the load package, so a crash never advances it past unloaded data
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import dlt
 import pyarrow as pa
@@ -55,6 +56,24 @@ def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "|")
 
 
+class _JsonAsTextFilter(logging.Filter):
+    """Arrow has no json type: a column the source declares json (`SourceColumn.is_json`)
+    reaches dlt as text, and dlt warns on every batch of its table that "several column hints
+    were different", then keeps its own hint, json, which is what lands. Nobody can act on that
+    warning, so it is dropped, for the resources of tables with a json column only."""
+
+    tables: ClassVar[set[str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "several column hints were different" not in message or not any(
+            message.startswith(f"In resource: {table},") for table in self.tables
+        )
+
+
+logging.getLogger("dlt").addFilter(_JsonAsTextFilter())
+
+
 def column_hints(
     columns: Sequence[SourceColumn], spec: TableSpec, merge: bool
 ) -> list[TColumnSchema]:
@@ -65,6 +84,7 @@ def column_hints(
             hint["primary_key"] = True
         if c.is_json:
             hint["data_type"] = "json"
+            _JsonAsTextFilter.tables.add(spec.name)
         hints.append(hint)
     if merge:  # the tombstone flag only means something to a merge
         hints.append(
@@ -93,7 +113,8 @@ def deleted_keys(table: str, keys: pa.Table, reloaded: bool) -> Any:
     rows = keys.cast(schema).append_column(
         pa.field(RELOADED_COLUMN, pa.bool_()), pa.array([reloaded] * keys.num_rows, pa.bool_())
     )
-    # A variant starts from the table's own hints: its key columns become plain nullable ones.
+    # Its key columns are plain nullable ones here (the table's resource registered the
+    # variant with no columns: `with_deleted_keys_variant`).
     columns: list[TColumnSchema] = [
         {"name": f.name, "nullable": True, "primary_key": False} for f in rows.schema
     ]
@@ -104,6 +125,16 @@ def deleted_keys(table: str, keys: pa.Table, reloaded: bool) -> Any:
         primary_key=[],
     )
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def with_deleted_keys_variant(resource: Any, table: str) -> Any:
+    """`resource`, with `_deleted_<table>` registered as a table variant that has no columns of
+    its own. Left to itself, dlt would start the variant from the table's hints, and every load
+    that wrote deleted keys would warn that the table's other columns received no data."""
+    resource.apply_hints(
+        table_name=deleted_keys_table(table), columns={}, create_table_variant=True
+    )
+    return resource
 
 
 def reload_marker(plan: TablePlan) -> Any:
@@ -118,7 +149,7 @@ def merge_resource(plan: TablePlan) -> Callable[[Callable[..., Any]], Any]:
     stream's changes, the reconciliation's repairs)."""
     spec = plan.spec
     contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
-    return dlt.resource(
+    decorate = dlt.resource(
         name=spec.name,
         table_name=spec.name,
         primary_key=list(spec.primary_key),
@@ -126,6 +157,7 @@ def merge_resource(plan: TablePlan) -> Callable[[Callable[..., Any]], Any]:
         columns=column_hints(plan.columns, spec, merge=True),
         schema_contract=contract,
     )
+    return lambda rows: with_deleted_keys_variant(decorate(rows), spec.name)
 
 
 def _ranges(lo: int, hi: int, count: int, chunk_rows: int) -> list[tuple[int, int]]:
@@ -323,7 +355,7 @@ def sql_table_resource(
             state.pop("stream", None)
         metrics.extract_seconds += time.perf_counter() - started
 
-    return rows
+    return with_deleted_keys_variant(rows, spec.name)
 
 
 def dlt_type_of(column: SourceColumn) -> tuple[str, int | None, int | None]:
