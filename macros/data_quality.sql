@@ -315,7 +315,7 @@
             )
             or held.record_key in (
                 select cast(gone.{{ key }} as {{ dbt.type_string() }})
-                from {{ ref(by_deleted_keys[model]) }} as gone
+                from {{ by_deleted_keys[model] }} as gone
                 where not gone.is_reload
                     and gone._completed_at > (select last_build.built_at from last_build)
             )
@@ -340,33 +340,19 @@
 {%- endmacro %}
 
 {#
-    model -> the view of its deleted keys, for the checked models that have one and whose table
-    no load replaced since dq_issues' last build (run time only; dq_issues depends on the views).
+    model -> the built view of its deleted keys, for the checked models that have one and whose
+    table no load replaced since dq_issues' last build (run time only; dq_issues depends on the
+    views).
 #}
 {% macro dq_models_with_deleted_keys(models) -%}
     {%- set found = {} -%}
     {%- if not execute -%}{{ return(found) }}{%- endif -%}
     {%- for model in models -%}
-        {%- set view = model.replace('__', '__deleted_', 1) -%}
-        {%- if ('model.' ~ project_name ~ '.' ~ view) in graph.nodes -%}
+        {%- set view = relation_of_model(model.replace('__', '__deleted_', 1)) -%}
+        {%- if view is not none and not reloaded_since(view, last_built_at(this)) -%}
             {%- do found.update({model: view}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if found -%}
-        {%- set reloads -%}
-            {%- for model, view in found.items() %}
-            {% if not loop.first %}union all {% endif -%}
-            select '{{ model }}' as model_name from {{ ref(view) }}
-            where is_reload and _completed_at > (
-                select coalesce(max(_built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-                from {{ this }}
-            )
-            {%- endfor %}
-        {%- endset -%}
-        {%- for model in run_query(reloads).columns[0].values() -%}
-            {%- do found.pop(model, none) -%}
-        {%- endfor -%}
-    {%- endif -%}
     {{ return(found) }}
 {%- endmacro %}
 

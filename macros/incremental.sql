@@ -7,13 +7,23 @@
 last_build as (
 
     select
-        coalesce(max(_built_at), cast('1900-01-01' as timestamp)) as built_at
+        {{ newest_built_at_or_epoch('_built_at') }} as built_at
         {%- if clock %},
-        coalesce(max(_as_of), cast('1900-01-01' as timestamp)) as as_of
+        {{ newest_built_at_or_epoch('_as_of') }} as as_of
         {%- endif %}
     from {{ this }}
 
 )
+{%- endmacro %}
+
+{# `max(column)` of the rows in scope, or 1900-01-01 when there are none: a watermark. #}
+{% macro newest_built_at_or_epoch(column) -%}
+    coalesce(max({{ column }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+{%- endmacro %}
+
+{# A scalar subquery: the newest `_built_at` of `relation` (1900-01-01 when it is empty). #}
+{% macro last_built_at(relation) -%}
+    (select {{ newest_built_at_or_epoch('_built_at') }} from {{ relation }})
 {%- endmacro %}
 
 

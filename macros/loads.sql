@@ -117,16 +117,7 @@ where loads.status = 0
 #}
 {% macro drop_rows_deleted_upstream(parent, deleted, key) -%}
     {%- if is_incremental() -%}
-        {%- set reloaded = false -%}
-        {%- if execute -%}
-            {%- set found = run_query(
-                "select count(*) from " ~ deleted ~ " where is_reload and _completed_at > ("
-                ~ "select coalesce(max(_built_at), cast('1900-01-01' as " ~ dbt.type_timestamp()
-                ~ ")) from " ~ this ~ ")"
-            ) -%}
-            {%- set reloaded = found.columns[0].values()[0] > 0 -%}
-        {%- endif -%}
-        {%- if reloaded -%}
+        {%- if reloaded_since(deleted, last_built_at(this)) -%}
             delete from {{ this }} where {{ key }} not in (select {{ key }} from {{ parent }})
         {%- else -%}
             delete from {{ this }}
@@ -186,4 +177,17 @@ where loads.status = 0
             cast({{ column }} as {{ dbt.type_string() }}){% if not loop.last %} || '|' || {% endif %}
         {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    Whether a load replaced the table behind `deleted` (a staging view of a table's deleted
+    keys) after `since` (a SQL timestamp expression): its deleted keys then say nothing about
+    what left the table, and a caller compares whole tables instead. False at parse time.
+#}
+{% macro reloaded_since(deleted, since) -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ deleted ~ " where is_reload and _completed_at > " ~ since
+    ) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}

@@ -43,10 +43,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set since = "cast('" ~ newest ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
-    {%- set reloaded = run_query(
-        "select count(*) from " ~ deleted ~ " where is_reload and _completed_at > " ~ since
-    ).columns[0].values()[0] -%}
-    {%- if reloaded > 0 -%}
+    {%- if reloaded_since(deleted, since) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set keys -%}
