@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     from world.change import apply_hubspot_change
     from world.config import WorldConfig
     from world.generate import generate
-    from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
-    from world.hubspot_store import HubSpotStore
+    from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
+    from world.hubspot.store import HubSpotStore
 
     work = Path(args.work_dir).resolve()
     shutil.rmtree(work, ignore_errors=True)

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intraday-cron", default="* * * * *")
     args = parser.parse_args(argv)
 
-    from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
+    from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
     from world.urls import DbUrl
 
     work = Path(args.work_dir).resolve()
@@ -240,7 +240,7 @@ def follow_changes(n: int, cron: str, shop_url: str, warehouse: Path) -> list[fl
     import duckdb
 
     from loaders.common.locks import warehouse_lock
-    from world.shop_db import ShopDB
+    from world.shop.db import ShopDB
 
     os.environ["SHOPSPHERE_DUCKDB_PATH"] = str(warehouse)  # the lock beside it
     rng = random.Random(26)

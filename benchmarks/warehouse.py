@@ -109,7 +109,7 @@ def run_day(
 ) -> Day:
     """Create (or reuse) the world on the two database servers, then run and measure a full and
     an incremental day."""
-    from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
+    from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
     from world.urls import DbUrl
 
     work = work_dir.resolve()

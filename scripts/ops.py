@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from loaders.common.warehouse import duckdb_path  # noqa: E402
 from scripts.pipeline import world_env  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest  # noqa: E402
-from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
+from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -30,7 +30,7 @@ from loaders.common.warehouse import duckdb_path  # noqa: E402
 from scripts.dq_report import print_dq_report  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest, create_world, print_report, resolve_urls  # noqa: E402
 from world.config import WorldConfig, default_as_of  # noqa: E402
-from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
+from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402
 from world.urls import DbUrl, redact  # noqa: E402
 
 

@@ -16,18 +16,18 @@ import json
 
 import numpy as np
 
-from .catalog_db import CatalogDB
-from .change_catalog import _catalog_changes
-from .change_common import ChangeReport
-from .change_hubspot import (
-    _hubspot_changes,
+from world.catalog.change import catalog_changes
+from world.catalog.db import CatalogDB
+from world.change_common import ChangeReport
+from world.hubspot.change import (
     add_contact_property,
     apply_hubspot_change,
+    hubspot_changes,
     touch_contacts,
 )
-from .change_shop import _shop_changes
-from .hubspot_store import HubSpotStore
-from .shop_db import ShopDB
+from world.hubspot.store import HubSpotStore
+from world.shop.change import shop_changes
+from world.shop.db import ShopDB
 
 __all__ = [
     "ChangeReport",
@@ -51,9 +51,9 @@ def apply_change(
     rng = np.random.default_rng([seed, number])
     report = ChangeReport()
     campaign_utms = _campaign_utms(store)
-    prices = _catalog_changes(catalog, rng, fraction, new_column, number, report)
-    _shop_changes(shop, rng, fraction, campaign_utms, prices, report)
-    _hubspot_changes(store, rng, fraction, number, report)
+    prices = catalog_changes(catalog, rng, fraction, new_column, number, report)
+    shop_changes(shop, rng, fraction, campaign_utms, prices, report)
+    hubspot_changes(store, rng, fraction, number, report)
     return report
 
 

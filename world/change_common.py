@@ -20,13 +20,13 @@ class ChangeReport:
     new_contact_property: str | None = None
 
 
-def _k(n: int, share: float) -> int:
+def share_of(n: int, share: float) -> int:
     return max(1, math.ceil(n * share))
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _iso_ms(dt: datetime) -> str:
+def iso_ms(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .config import WorldConfig, default_as_of
+from world.config import WorldConfig, default_as_of
 
 DEFAULT_WORLD_DIR = "data/world"
 # The emulator's token: it guards nothing but a local test portal.
@@ -64,7 +64,7 @@ class Manifest:
 
 def resolve_urls(world_dir: str, shop_url: str | None, catalog_url: str | None) -> tuple[str, str]:
     """Explicit URL, else environment, else the embedded stand-in."""
-    from . import embedded
+    from world import embedded
 
     shop = shop_url or os.environ.get("SHOP_DATABASE_URL") or embedded.embedded_shop_url(world_dir)
     catalog = (
@@ -85,10 +85,10 @@ def create_world(
 ) -> tuple[Manifest, dict[str, float], dict[str, int]]:
     """Generate `cfg` and load it into the shop, the catalog and the HubSpot store; with
     `variant`, then apply world.variant's surprises to them."""
-    from .catalog_db import CatalogDB
-    from .generate import generate
-    from .hubspot_store import HubSpotStore
-    from .shop_db import ShopDB
+    from world.catalog.db import CatalogDB
+    from world.generate import generate
+    from world.hubspot.store import HubSpotStore
+    from world.shop.db import ShopDB
 
     Path(world_dir).mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -128,7 +128,7 @@ def create_world(
     report = world.report()
     surprises: dict[str, int] = {}
     if variant:
-        from .variant import apply_variant, future_orders
+        from world.variant import apply_variant, future_orders
 
         surprises = step(
             "variant: surprises", lambda: apply_variant(shop, catalog, store, cfg.as_of)
@@ -163,7 +163,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else default_as_of()
     cfg = WorldConfig(orders=args.orders, seed=args.seed, as_of=as_of, contacts=args.contacts)
     shop_url, catalog_url = resolve_urls(args.world_dir, args.shop_url, args.catalog_url)
-    from .urls import redact
+    from world.urls import redact
 
     print(f"world: {cfg.orders} orders, seed {cfg.seed}, as of {cfg.as_of.date()}")
     print(f"  shop    {redact(shop_url)}\n  catalog {redact(catalog_url)}")
@@ -186,14 +186,14 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_change(args: argparse.Namespace) -> int:
-    from .catalog_db import CatalogDB
-    from .change import apply_change
-    from .hubspot_store import HubSpotStore
-    from .shop_db import ShopDB
+    from world.catalog.db import CatalogDB
+    from world.change import apply_change
+    from world.hubspot.store import HubSpotStore
+    from world.shop.db import ShopDB
 
     manifest = Manifest.load(args.world_dir)
     if manifest.catalog_url.startswith("postgresql://postgres@/"):
-        from . import embedded
+        from world import embedded
 
         embedded.postgres_server(args.world_dir)
     manifest.changes += 1
@@ -217,7 +217,7 @@ def cmd_change(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .hubspot_emulator import EmulatorConfig, serve
+    from world.hubspot.emulator import EmulatorConfig, serve
 
     manifest = Manifest.load(args.world_dir)
     serve(manifest.hubspot_store, args.host, args.port, EmulatorConfig(tokens={args.token}))
@@ -225,7 +225,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    from .urls import DbUrl
+    from world.urls import DbUrl
 
     manifest = Manifest.load(args.world_dir)
     print(f"export SOURCES__SHOP__CREDENTIALS='{DbUrl.parse(manifest.shop_url).sqlalchemy()}'")
@@ -238,7 +238,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from . import embedded
+    from world import embedded
 
     print(
         "world: embedded PostgreSQL stopped"

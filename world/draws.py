@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .config import WorldConfig
+from world.config import WorldConfig
 
 US_PER_S = 1_000_000
 US_PER_DAY = 86_400 * US_PER_S
@@ -23,18 +23,18 @@ def to_us(value: datetime) -> int:
     return (value - EPOCH) // timedelta(microseconds=1)
 
 
-def _ts(us: np.ndarray) -> pa.Array:
+def ts_array(us: np.ndarray) -> pa.Array:
     return pa.array(us.astype("int64"), type=pa.timestamp("us"))
 
 
-def _pick(values: list[str], idx: np.ndarray) -> pa.Array:
+def pick(values: list[str], idx: np.ndarray) -> pa.Array:
     """Strings chosen by index, as a plain string column."""
     return pa.DictionaryArray.from_arrays(pa.array(idx.astype("int32")), pa.array(values)).cast(
         pa.string()
     )
 
 
-def _mask_null(arr: pa.Array, null_mask: np.ndarray) -> pa.Array:
+def mask_null(arr: pa.Array, null_mask: np.ndarray) -> pa.Array:
     return pa.compute.if_else(pa.array(null_mask), pa.nulls(len(arr), arr.type), arr)
 
 
@@ -80,17 +80,17 @@ class Draws:
         return str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
 
 
-def _money(col: str) -> str:
+def money_sql(col: str) -> str:
     return f"({col}::decimal(18, 0) / 100)::decimal(12, 2)"
 
 
-def _iso(us: int | np.integer) -> str:
+def hubspot_iso(us: int | np.integer) -> str:
     """HubSpot's timestamp format: ISO 8601 UTC with milliseconds and Z."""
     value = EPOCH + timedelta(microseconds=int(us))
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _vary_email(email: str, rng: np.random.Generator) -> str:
+def vary_email(email: str, rng: np.random.Generator) -> str:
     """The same address as a human might retype it: other case, stray whitespace."""
     kind = int(rng.integers(0, 4))
     local, _, domain = email.partition("@")
@@ -103,7 +103,7 @@ def _vary_email(email: str, rng: np.random.Generator) -> str:
     return f"{local.capitalize()}@{domain.upper()} "
 
 
-def _break_email(email: str, kind: int) -> str:
+def break_email(email: str, kind: int) -> str:
     local, _, domain = email.partition("@")
     return [f"{local}@", f"{local}{domain}", f"{local} {local}@{domain}", f"{local}@@{domain}"][
         kind

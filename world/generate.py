@@ -3,7 +3,7 @@
 Everything is drawn from one numpy Generator seeded by `WorldConfig.seed`, in a fixed order,
 so the same config always yields the same rows. The result holds every source table in its
 final column types (`shop_*`, `catalog_*`, `hubspot_*`) plus a report of the injected defects;
-`world.shop_db`, `world.catalog_db` and `world.hubspot_store` bulk-load it into the real systems.
+`world.shop.db`, `world.catalog.db` and `world.hubspot.store` bulk-load it into the real systems.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import dataclasses
 
 import duckdb
 
-from .config import WorldConfig
-from .draw_catalog import CatalogDraws
-from .draw_hubspot import HubSpotDraws, email_events
-from .draw_shop import ShopDraws
-from .draws import Defect, to_us
+from world.catalog.draw import CatalogDraws
+from world.config import WorldConfig
+from world.draws import Defect, to_us
+from world.hubspot.draw import HubSpotDraws, email_events
+from world.shop.draw import ShopDraws
 
 __all__ = ["Defect", "World", "email_events", "generate", "to_us"]
 

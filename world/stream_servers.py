@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg2
 import pymysql
 
-from .urls import DbUrl
+from world.urls import DbUrl
 
 
 def _mysql_ping(url: DbUrl) -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .catalog_db import CatalogDB
-from .hubspot_store import HubSpotStore
-from .shop_db import ShopDB
+from world.catalog.db import CatalogDB
+from world.hubspot.store import HubSpotStore
+from world.shop.db import ShopDB
 
 # What the emulator answers 403 MISSING_SCOPES on, per path prefix (the scope it lacks).
 MISSING_SCOPES = {"/marketing/v3/emails": "content"}

@@ -135,7 +135,9 @@ class HubSpotContext:
         return self._properties[obj]
 
 
-def _known(ctx: HubSpotContext, table: str, key: str, version: str, where: str = "") -> set[str]:
+def known_versions(
+    ctx: HubSpotContext, table: str, key: str, version: str, where: str = ""
+) -> set[str]:
     """'key|version' of rows raw holds (version as epoch ms when a timestamp)."""
     rows = ctx.raw.select(table, [key, version], where)
     if rows is None:
@@ -148,14 +150,14 @@ def _known(ctx: HubSpotContext, table: str, key: str, version: str, where: str =
     return out
 
 
-def _empty_table(hints: list[TColumnSchema]) -> Any:
+def empty_table(hints: list[TColumnSchema]) -> Any:
     """What a resource yields when it read nothing: its table, empty, with every declared column."""
     return dlt.mark.with_hints(
         dlt.mark.materialize_table_schema(), dlt.mark.make_hints(columns=hints)
     )
 
 
-def _unless_missing_scope(
+def unless_missing_scope(
     ctx: HubSpotContext, table: str, pages: Iterator[list[dict[str, Any]]]
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of an endpoint a portal may not serve (marketing APIs need Marketing Hub): a 403

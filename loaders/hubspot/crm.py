@@ -33,8 +33,8 @@ from .context import (
     URL_BUDGET,
     CrmObject,
     HubSpotContext,
-    _empty_table,
-    _known,
+    empty_table,
+    known_versions,
 )
 
 
@@ -275,7 +275,7 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
         else:
             metrics.mode = "incremental"
             start = int(state["cursor_ms"]) - ctx.crm_lag_ms
-            known = _known(
+            known = known_versions(
                 ctx,
                 obj,
                 "id",
@@ -303,7 +303,9 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
                 ctx.progress.update("hubspot", obj, "incremental", done, None, started)
                 yield rows
         # Archived records: marked as such in raw, every run (search never returns them).
-        known_archived = _known(ctx, obj, "id", "archived_at", f"{ctx.raw.column('archived')}")
+        known_archived = known_versions(
+            ctx, obj, "id", "archived_at", f"{ctx.raw.column('archived')}"
+        )
         for records in _list_pages(ctx, obj, properties, archived=True):
             metrics.rows_extracted += len(records)
             rows = [
@@ -317,7 +319,7 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
                 metrics.rows_deleted += len(rows)
                 yield rows
         if not done and not metrics.rows_loaded and not ctx.raw.has(obj):
-            yield _empty_table(_crm_hints(obj, properties))
+            yield empty_table(_crm_hints(obj, properties))
         state["cursor_ms"] = end
         state["properties"] = properties
         metrics.extract_seconds += time.perf_counter() - started

@@ -15,9 +15,9 @@ from ..common.timestamps import parse_iso, to_ms, utc_text
 from .context import (
     ID_HINT,
     HubSpotContext,
-    _empty_table,
-    _known,
-    _unless_missing_scope,
+    empty_table,
+    known_versions,
+    unless_missing_scope,
 )
 
 CAMPAIGN_PROPERTIES = [
@@ -50,7 +50,7 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
         metrics.mode = "full"
         started = time.perf_counter()
         # A full refresh replaces the table: every campaign must come again, known or not.
-        known = set() if ctx.full_refresh else _known(ctx, "campaigns", "id", "updated_at")
+        known = set() if ctx.full_refresh else known_versions(ctx, "campaigns", "id", "updated_at")
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )
@@ -60,7 +60,7 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
             paginator=paginator,
             data_selector="results",
         )
-        for page in _unless_missing_scope(ctx, "campaigns", pages):
+        for page in unless_missing_scope(ctx, "campaigns", pages):
             metrics.rows_extracted += len(page)
             rows = [
                 {
@@ -77,7 +77,7 @@ def campaigns_resource(ctx: HubSpotContext) -> Any:
             if rows:
                 yield rows
         if not metrics.rows_loaded and not ctx.raw.has("campaigns"):
-            yield _empty_table(CAMPAIGN_HINTS)
+            yield empty_table(CAMPAIGN_HINTS)
         metrics.extract_seconds += time.perf_counter() - started
 
     return campaigns
@@ -128,14 +128,14 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
         if incremental:
             since = int(state["cursor_ms"]) - ctx.crm_lag_ms
             params["updatedAfter"] = utc_text(since * 1000, 3) + "Z"
-            known = _known(ctx, "marketing_emails", "id", "updated_at")
+            known = known_versions(ctx, "marketing_emails", "id", "updated_at")
         paginator = JSONResponseCursorPaginator(
             cursor_path="paging.next.after", cursor_param="after"
         )
         pages = ctx.client.paginate(
             "/marketing/v3/emails", params=params, paginator=paginator, data_selector="results"
         )
-        for page in _unless_missing_scope(ctx, "marketing_emails", pages):
+        for page in unless_missing_scope(ctx, "marketing_emails", pages):
             metrics.rows_extracted += len(page)
             rows = []
             for e in page:
@@ -162,7 +162,7 @@ def marketing_emails_resource(ctx: HubSpotContext) -> Any:
             if rows:
                 yield rows
         if not metrics.rows_loaded and not ctx.raw.has("marketing_emails"):
-            yield _empty_table(MARKETING_EMAIL_HINTS)
+            yield empty_table(MARKETING_EMAIL_HINTS)
         if "marketing_emails" not in ctx.unserved:
             state["cursor_ms"] = ctx.now_ms
         metrics.extract_seconds += time.perf_counter() - started
@@ -188,7 +188,9 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
         start = int(state["cursor_ms"]) - ctx.events_lag_ms if incremental else 0
         end = ctx.now_ms
         known = (
-            _known(ctx, "email_events", "id", "created", f"{ctx.raw.column('created')} >= {start}")
+            known_versions(
+                ctx, "email_events", "id", "created", f"{ctx.raw.column('created')} >= {start}"
+            )
             if incremental
             else set()
         )
@@ -202,7 +204,7 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
             paginator=paginator,
             data_selector="events",
         )
-        for page in _unless_missing_scope(ctx, "email_events", pages):
+        for page in unless_missing_scope(ctx, "email_events", pages):
             metrics.rows_extracted += len(page)
             rows = [e for e in page if f"{e['id']}|{e['created']}" not in known]
             rows = ctx.first_seen("email_events", rows, ("id", "created"))
@@ -212,7 +214,7 @@ def email_events_resource(ctx: HubSpotContext) -> Any:
             if rows:
                 yield rows
         if not metrics.rows_loaded and not ctx.raw.has("email_events"):
-            yield _empty_table(EMAIL_EVENT_HINTS)
+            yield empty_table(EMAIL_EVENT_HINTS)
         if "email_events" not in ctx.unserved:
             state["cursor_ms"] = end
         metrics.extract_seconds += time.perf_counter() - started

@@ -10,10 +10,10 @@ import pytest
 from tests.fixtures.loading import Warehouse
 from tests.fixtures.raw_compare import CATALOG_TABLES, SHOP_TABLES, assert_raw_equals_source
 from tests.fixtures.worlds import SourceWorld
-from world.catalog_db import CatalogDB
+from world.catalog.db import CatalogDB
 from world.change import apply_change
-from world.hubspot_store import HubSpotStore
-from world.shop_db import ShopDB
+from world.hubspot.store import HubSpotStore
+from world.shop.db import ShopDB
 
 pytestmark = [
     pytest.mark.mysql,

@@ -10,7 +10,7 @@ import pytest
 from tests.fixtures.services import mysql_connect, pg_connect
 from tests.fixtures.worlds import SourceWorld
 from world.change import ChangeReport, add_contact_property
-from world.hubspot_store import HubSpotStore
+from world.hubspot.store import HubSpotStore
 from world.urls import DbUrl
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]

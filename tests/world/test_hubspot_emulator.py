@@ -12,8 +12,8 @@ import requests
 
 from world.config import WorldConfig
 from world.generate import generate
-from world.hubspot_emulator import EmulatorConfig, HubSpotEmulator
-from world.hubspot_store import HubSpotStore
+from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
+from world.hubspot.store import HubSpotStore
 
 TOKEN = "pat-na1-test"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

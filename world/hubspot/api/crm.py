@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from .common import (
+from world.hubspot.api.common import (
     ASSOCIATION_TYPES,
     DEFAULT_PROPERTIES,
     PUBLIC_BASE,
@@ -16,12 +16,12 @@ from .common import (
     V3_ASSOCIATION_NAMES,
     ApiError,
     Endpoints,
-    _csv,
-    _filter_sql,
-    _now_iso,
-    _object_type,
-    _one,
-    _property_sql,
+    csv_values,
+    filter_sql,
+    now_iso,
+    object_type_id,
+    one_param,
+    property_sql,
 )
 
 
@@ -49,10 +49,10 @@ class CrmApi(Endpoints):
         return {r[0] for r in rows}
 
     def list_objects(self, obj: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        limit = min(100, max(1, int(_one(query, "limit", "10"))))
-        after = int(_one(query, "after", "0") or 0)
-        archived = _one(query, "archived", "false").lower() == "true"
-        props = self._properties(obj, _csv(query.get("properties")))
+        limit = min(100, max(1, int(one_param(query, "limit", "10"))))
+        after = int(one_param(query, "after", "0") or 0)
+        archived = one_param(query, "archived", "false").lower() == "true"
+        props = self._properties(obj, csv_values(query.get("properties")))
         rows = (
             self.conn()
             .execute(
@@ -63,7 +63,7 @@ class CrmApi(Endpoints):
             .fetchall()
         )
         results = [self._render(obj, r, props) for r in rows[:limit]]
-        assoc_types = [_object_type(a) for a in _csv(query.get("associations"))]
+        assoc_types = [object_type_id(a) for a in csv_values(query.get("associations"))]
         for result in results:
             for to in assoc_types:
                 ids = self._associated(obj, int(result["id"]), to)
@@ -85,7 +85,7 @@ class CrmApi(Endpoints):
         return page
 
     def read_object(self, obj: str, object_id: int, query: dict[str, list[str]]) -> dict[str, Any]:
-        archived = _one(query, "archived", "false").lower() == "true"
+        archived = one_param(query, "archived", "false").lower() == "true"
         row = (
             self.conn()
             .execute(
@@ -98,7 +98,7 @@ class CrmApi(Endpoints):
             raise ApiError(
                 404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."
             )
-        return self._render(obj, row, self._properties(obj, _csv(query.get("properties"))))
+        return self._render(obj, row, self._properties(obj, csv_values(query.get("properties"))))
 
     def _associated(self, obj: str, object_id: int, to: str) -> list[int]:
         conn = self.conn()
@@ -133,7 +133,7 @@ class CrmApi(Endpoints):
             for group in groups:
                 ands = []
                 for flt in group.get("filters", []):
-                    sql, values = _filter_sql(obj, flt)
+                    sql, values = filter_sql(obj, flt)
                     ands.append(sql)
                     params += values
                 ors.append("(" + " and ".join(ands or ["1 = 1"]) + ")")
@@ -152,7 +152,7 @@ class CrmApi(Endpoints):
                 if str(sort.get("direction", "ASCENDING")).upper().startswith("DESC")
                 else "asc"
             )
-            order = f"{_property_sql(obj, sort['propertyName'])} {direction}, id {direction}"
+            order = f"{property_sql(obj, sort['propertyName'])} {direction}, id {direction}"
         conn = self.conn()
         total = conn.execute(
             f"select count(*) from objects where {' and '.join(where)}", params
@@ -211,7 +211,7 @@ class CrmApi(Endpoints):
         inputs = body.get("inputs") or []
         if len(inputs) > 1000:
             raise ApiError(400, "VALIDATION_ERROR", "Batch size must be less than or equal to 1000")
-        started = _now_iso()
+        started = now_iso()
         types = ASSOCIATION_TYPES.get((obj, to), [(0, None)])
         results, errors = [], []
         exists = self.conn().execute
@@ -251,7 +251,7 @@ class CrmApi(Endpoints):
             "status": "COMPLETE",
             "results": results,
             "startedAt": started,
-            "completedAt": _now_iso(),
+            "completedAt": now_iso(),
         }
         if errors:
             page.update(errors=errors, numErrors=len(errors))

@@ -68,19 +68,19 @@ class RateLimiter:
             while searches and now - searches[0] >= 1.0:
                 searches.popleft()
             if self.daily[token] >= cfg.daily_max:
-                return {}, _rate_limit_body("You have reached your daily limit.", "DAILY"), 3600.0
+                return {}, rate_limit_body("You have reached your daily limit.", "DAILY"), 3600.0
             if is_search and len(searches) >= cfg.search_per_second:
                 wait = 1.0 - (now - searches[0])
                 return (
                     {},
-                    _rate_limit_body("You have reached your secondly limit.", "SECONDLY"),
+                    rate_limit_body("You have reached your secondly limit.", "SECONDLY"),
                     wait,
                 )
             if len(calls) >= cfg.interval_max:
                 wait = window - (now - calls[0])
                 return (
                     self._headers(token, len(calls)),
-                    _rate_limit_body(
+                    rate_limit_body(
                         "You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING"
                     ),
                     wait,
@@ -106,7 +106,7 @@ class RateLimiter:
         }
 
 
-def _rate_limit_body(message: str, policy: str) -> dict[str, Any]:
+def rate_limit_body(message: str, policy: str) -> dict[str, Any]:
     return {
         "status": "error",
         "message": message,

@@ -8,12 +8,12 @@ import math
 
 import numpy as np
 
-from . import names
-from .catalog_db import CatalogDB
-from .change_common import ChangeReport, _k
+from world import names
+from world.catalog.db import CatalogDB
+from world.change_common import ChangeReport, share_of
 
 
-def _catalog_changes(
+def catalog_changes(
     catalog: CatalogDB,
     rng: np.random.Generator,
     fraction: float,
@@ -26,7 +26,7 @@ def _catalog_changes(
         cur.execute("select product_id, list_price from catalog.products order by product_id")
         prices = {int(pid): round(float(p) * 100) for pid, p in cur.fetchall()}
         ids = np.array(sorted(prices))
-        repriced = rng.choice(ids, min(len(ids), _k(len(ids), fraction * 2)), replace=False)
+        repriced = rng.choice(ids, min(len(ids), share_of(len(ids), fraction * 2)), replace=False)
         factors = rng.uniform(0.85, 1.15, len(repriced))
         rows = []
         for pid, f in zip(repriced, factors, strict=True):
@@ -40,7 +40,9 @@ def _catalog_changes(
         report.counts["catalog.products repriced"] = len(rows)
         cur.execute("select product_id, warehouse_code from catalog.inventory_levels order by 1, 2")
         stock = cur.fetchall()
-        picks = rng.choice(len(stock), min(len(stock), _k(len(stock), fraction * 5)), replace=False)
+        picks = rng.choice(
+            len(stock), min(len(stock), share_of(len(stock), fraction * 5)), replace=False
+        )
         qty = rng.integers(0, 500, len(picks))
         cur.executemany(
             """update catalog.inventory_levels
@@ -56,7 +58,7 @@ def _catalog_changes(
             "(select 1 from catalog.categories k where k.parent_category_id = c.category_id) order by 1"
         )
         leaves = [r[0] for r in cur.fetchall()]
-        n_new = _k(len(ids), fraction * 0.5)
+        n_new = share_of(len(ids), fraction * 0.5)
         new_rows, inv_rows = [], []
         for j in range(n_new):
             pid = start + j

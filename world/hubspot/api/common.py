@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from ..hubspot_store import MODIFIED_PROPERTY
+from world.hubspot.store import MODIFIED_PROPERTY
 
 OBJECT_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals"}
 
@@ -79,7 +79,7 @@ class ApiError(Exception):
         }
 
 
-def _object_type(name: str) -> str:
+def object_type_id(name: str) -> str:
     name = OBJECT_TYPE_IDS.get(name, name).lower()
     name = OBJECT_ALIASES.get(name, name)
     if name not in MODIFIED_PROPERTY:
@@ -87,19 +87,19 @@ def _object_type(name: str) -> str:
     return name
 
 
-def _one(query: dict[str, list[str]], key: str, default: str) -> str:
+def one_param(query: dict[str, list[str]], key: str, default: str) -> str:
     values = query.get(key)
     return values[-1] if values else default
 
 
-def _csv(values: list[str] | None) -> list[str]:
+def csv_values(values: list[str] | None) -> list[str]:
     return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
 
 
 DATETIME_PROPERTIES = {"createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate"}
 
 
-def _property_sql(obj: str, prop: str) -> str:
+def property_sql(obj: str, prop: str) -> str:
     if prop == MODIFIED_PROPERTY[obj]:
         return "updated_at"
     if prop == "hs_object_id":
@@ -109,7 +109,7 @@ def _property_sql(obj: str, prop: str) -> str:
     return f"json_extract(properties, '$.{prop}')"
 
 
-def _to_iso(value: str) -> str:
+def filter_value_iso(value: str) -> str:
     """Filter values for datetime properties come as epoch millis or ISO 8601."""
     if re.fullmatch(r"-?\d+", value):
         dt = datetime.fromtimestamp(int(value) / 1000, UTC)
@@ -118,10 +118,10 @@ def _to_iso(value: str) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def _filter_sql(obj: str, flt: dict[str, Any]) -> tuple[str, list[Any]]:
+def filter_sql(obj: str, flt: dict[str, Any]) -> tuple[str, list[Any]]:
     prop = flt.get("propertyName", "")
     op = str(flt.get("operator", "EQ")).upper()
-    col = _property_sql(obj, prop)
+    col = property_sql(obj, prop)
     is_dt = prop in DATETIME_PROPERTIES or col == "updated_at"
 
     def conv(v: Any) -> Any:
@@ -129,7 +129,7 @@ def _filter_sql(obj: str, flt: dict[str, Any]) -> tuple[str, list[Any]]:
             return None
         if col == "id":
             return int(v)
-        return _to_iso(str(v)) if is_dt else str(v)
+        return filter_value_iso(str(v)) if is_dt else str(v)
 
     if op in ("EQ", "NEQ", "LT", "LTE", "GT", "GTE"):
         sym = {"EQ": "=", "NEQ": "!=", "LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}[op]
@@ -152,7 +152,7 @@ def _filter_sql(obj: str, flt: dict[str, Any]) -> tuple[str, list[Any]]:
     raise ApiError(400, "VALIDATION_ERROR", f"Unsupported operator {op}")
 
 
-def _missing_scopes(context: dict[str, list[str]]) -> ApiError:
+def missing_scopes_error(context: dict[str, list[str]]) -> ApiError:
     """HubSpot's 403 for a private app that lacks a scope, naming it as HubSpot does."""
     return ApiError(
         403,
@@ -165,7 +165,7 @@ def _missing_scopes(context: dict[str, list[str]]) -> ApiError:
     )
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

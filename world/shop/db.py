@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pymysql
 
-from .urls import DbUrl
+from world.urls import DbUrl
 
 TABLES = ["customers", "orders", "order_items", "payments"]
 

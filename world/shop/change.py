@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import numpy as np
 
-from . import names
-from .change_common import ChangeReport, _k, _now
-from .shop_db import ShopDB
+from world import names
+from world.change_common import ChangeReport, share_of, utc_now
+from world.shop.db import ShopDB
 
 
-def _shop_changes(
+def shop_changes(
     shop: ShopDB,
     rng: np.random.Generator,
     fraction: float,
@@ -21,7 +21,7 @@ def _shop_changes(
     report: ChangeReport,
 ) -> None:
     p = shop.placeholder()
-    now = _now()
+    now = utc_now()
     with shop.connect() as conn:
         cur = conn.cursor()
         cur.execute("select count(*), max(customer_id) from customers")
@@ -31,7 +31,7 @@ def _shop_changes(
         fmt = "%Y-%m-%d %H:%M:%S.%f"
 
         # New customers.
-        new_customers = _k(n_customers, fraction * 0.5)
+        new_customers = share_of(n_customers, fraction * 0.5)
         rows = []
         for j in range(new_customers):
             f = names.FIRST_NAMES[int(rng.integers(0, len(names.FIRST_NAMES)))]
@@ -64,7 +64,7 @@ def _shop_changes(
         )
         customers = cur.fetchall()
         product_ids = np.array(sorted(prices))
-        n_new = _k(n_orders, fraction * 0.5)
+        n_new = share_of(n_orders, fraction * 0.5)
         for _ in range(n_new):
             cid, country = customers[int(rng.integers(0, len(customers)))]
             currency = next((c[1] for c in names.COUNTRIES if c[0] == country), "USD")
@@ -139,7 +139,9 @@ def _shop_changes(
             picked = sorted(
                 int(x)
                 for x in rng.choice(
-                    candidates, min(len(candidates), _k(len(candidates), share)), replace=False
+                    candidates,
+                    min(len(candidates), share_of(len(candidates), share)),
+                    replace=False,
                 )
             )
             marks = ", ".join([p] * len(picked))
@@ -172,7 +174,7 @@ def _shop_changes(
         movers = sorted(
             int(x)
             for x in rng.choice(
-                live, min(len(live), _k(n_customers, fraction * 0.2)), replace=False
+                live, min(len(live), share_of(n_customers, fraction * 0.2)), replace=False
             )
         )
         cur.execute(
@@ -186,7 +188,7 @@ def _shop_changes(
             int(x)
             for x in rng.choice(
                 [c for c in live if c not in set(movers)],
-                _k(n_customers, fraction * 0.05),
+                share_of(n_customers, fraction * 0.05),
                 replace=False,
             )
         )
@@ -206,7 +208,7 @@ def _shop_changes(
             int(x)
             for x in rng.choice(
                 [o for o in all_orders if o not in moved_set],
-                _k(n_orders, fraction * 0.05),
+                share_of(n_orders, fraction * 0.05),
                 replace=False,
             )
         )

@@ -6,20 +6,20 @@ import json
 import sqlite3
 from typing import Any
 
-from .common import (
+from world.hubspot.api.common import (
     PUBLIC_BASE,
     Endpoints,
-    _csv,
-    _one,
-    _to_iso,
+    csv_values,
+    filter_value_iso,
+    one_param,
 )
 
 
 class MarketingApi(Endpoints):
     def list_campaigns(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        limit = min(100, max(1, int(_one(query, "limit", "50"))))
-        after = _one(query, "after", "")
-        props = _csv(query.get("properties"))
+        limit = min(100, max(1, int(one_param(query, "limit", "50"))))
+        after = one_param(query, "after", "")
+        props = csv_values(query.get("properties"))
         conn = self.conn()
         total = conn.execute("select count(*) from campaigns").fetchone()[0]
         rows = conn.execute(
@@ -48,13 +48,13 @@ class MarketingApi(Endpoints):
         return page
 
     def list_marketing_emails(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        limit = min(100, max(1, int(_one(query, "limit", "10"))))
-        after = _one(query, "after", "")
+        limit = min(100, max(1, int(one_param(query, "limit", "10"))))
+        after = one_param(query, "after", "")
         where, params = ["id > ?"], [after]
-        updated_after = _one(query, "updatedAfter", "")
+        updated_after = one_param(query, "updatedAfter", "")
         if updated_after:
             where.append("updated_at > ?")
-            params.append(_to_iso(updated_after))
+            params.append(filter_value_iso(updated_after))
         conn = self.conn()
         total = conn.execute(
             f"select count(*) from marketing_emails where {' and '.join(where[1:]) or '1=1'}",
@@ -76,20 +76,20 @@ class MarketingApi(Endpoints):
         return page
 
     def list_email_events(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        limit = min(1000, max(1, int(_one(query, "limit", "100"))))
+        limit = min(1000, max(1, int(one_param(query, "limit", "100"))))
         where, params = ["1 = 1"], []
         # The offset token is the position (created, seq) of the last event returned: newest
         # first. The page's upper bound on `created` (the end's, or the offset's) is one range,
         # so that SQLite starts its index walk there, not at the newest event (a page cost
         # O(events before it): a 2.4M-event walk took 370 s).
-        offset = _one(query, "offset", "")
+        offset = one_param(query, "offset", "")
         after = tuple(int(v) for v in offset.split(":", 1)) if offset else None
-        end = _one(query, "endTimestamp", "")
+        end = one_param(query, "endTimestamp", "")
         bounds = ([int(end)] if end else []) + ([after[0] + 1] if after else [])
         if bounds:
             where.append("created < ?")
             params.append(min(bounds))
-        start = _one(query, "startTimestamp", "")
+        start = one_param(query, "startTimestamp", "")
         if start:
             where.append("created >= ?")
             params.append(int(start))
@@ -98,7 +98,7 @@ class MarketingApi(Endpoints):
             ("campaignId", "email_campaign_id"),
             ("recipient", "recipient"),
         ):
-            value = _one(query, name, "")
+            value = one_param(query, name, "")
             if value:
                 where.append(f"{col} = ?")
                 params.append(value.upper() if name == "eventType" else value)

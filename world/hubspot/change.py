@@ -9,20 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from . import names
-from .change_common import ChangeReport, _iso_ms, _k, _now
-from .generate import email_events
-from .hubspot_store import HubSpotStore
+from world import names
+from world.change_common import ChangeReport, iso_ms, share_of, utc_now
+from world.generate import email_events
+from world.hubspot.store import HubSpotStore
 
 
-def _hubspot_changes(
+def hubspot_changes(
     store: HubSpotStore,
     rng: np.random.Generator,
     fraction: float,
     number: int,
     report: ChangeReport,
 ) -> None:
-    now = _now()
+    now = utc_now()
     with store.connect() as conn:
         for obj, prop, values in (
             ("contacts", "lifecyclestage", names.LIFECYCLE_STAGES),
@@ -36,10 +36,10 @@ def _hubspot_changes(
                     (obj,),
                 )
             ]
-            picked = rng.choice(ids, min(len(ids), _k(len(ids), fraction)), replace=False)
+            picked = rng.choice(ids, min(len(ids), share_of(len(ids), fraction)), replace=False)
             for object_id in sorted(int(x) for x in picked):
                 # HubSpot stamps lastmodifieddate as the edit happens: now, give or take a second.
-                stamp = _iso_ms(now - timedelta(milliseconds=int(rng.integers(0, 1_000))))
+                stamp = iso_ms(now - timedelta(milliseconds=int(rng.integers(0, 1_000))))
                 _update_object(
                     conn, obj, object_id, {prop: values[int(rng.integers(0, len(values)))]}, stamp
                 )
@@ -53,9 +53,11 @@ def _hubspot_changes(
         ]
         archive = sorted(
             int(x)
-            for x in rng.choice(contact_ids, _k(len(contact_ids), fraction * 0.1), replace=False)
+            for x in rng.choice(
+                contact_ids, share_of(len(contact_ids), fraction * 0.1), replace=False
+            )
         )
-        stamp = _iso_ms(now - timedelta(seconds=5))
+        stamp = iso_ms(now - timedelta(seconds=5))
         conn.executemany(
             "update objects set archived = 1, archived_at = ?, updated_at = ? where object_type = 'contacts' and id = ?",
             [(stamp, stamp, i) for i in archive],
@@ -66,11 +68,11 @@ def _hubspot_changes(
         max_id = conn.execute(
             "select max(id) from objects where object_type = 'contacts'"
         ).fetchone()[0]
-        n_new = _k(len(contact_ids), fraction * 0.5)
+        n_new = share_of(len(contact_ids), fraction * 0.5)
         new_rows = []
         for j in range(n_new):
             cid = max_id + 1 + j
-            created = _iso_ms(now - timedelta(milliseconds=int(rng.integers(0, 1_000))))
+            created = iso_ms(now - timedelta(milliseconds=int(rng.integers(0, 1_000))))
             f = names.FIRST_NAMES[int(rng.integers(0, len(names.FIRST_NAMES)))]
             la = names.LAST_NAMES[int(rng.integers(0, len(names.LAST_NAMES)))]
             props = {
@@ -104,7 +106,9 @@ def _hubspot_changes(
             ]
             recipients = np.array(emails, dtype=object)
             chosen = rng.choice(
-                len(recipients), min(len(recipients), _k(len(recipients), fraction)), replace=False
+                len(recipients),
+                min(len(recipients), share_of(len(recipients), fraction)),
+                replace=False,
             )
             now_ms = int(now.replace(tzinfo=UTC).timestamp() * 1000)
             # The send went out minutes ago; its events so far are stamped up to now.
@@ -126,7 +130,7 @@ def _hubspot_changes(
         if moved is not None and len(campaigns) > 1:
             body = json.loads(moved[1])
             to_id, to_props = next((c, p) for c, p in campaigns if c != body.get("campaign"))
-            stamp = _iso_ms(now)
+            stamp = iso_ms(now)
             body.update(
                 campaign=to_id, campaignName=json.loads(to_props).get("hs_name"), updatedAt=stamp
             )
@@ -147,7 +151,7 @@ def _hubspot_changes(
                 props["hs_utm"] = f"{props['hs_utm']}_renamed"
                 conn.execute(
                     "update campaigns set properties = ?, updated_at = ? where id = ?",
-                    (json.dumps(props), _iso_ms(now), campaign_id),
+                    (json.dumps(props), iso_ms(now), campaign_id),
                 )
                 report.counts["hubspot.campaigns utm renamed"] = 1
 
@@ -170,8 +174,8 @@ def _update_object(
 
 def add_contact_property(store: HubSpotStore, name: str, values: dict[int, str]) -> None:
     """A portal admin adds a custom contact property and fills it on some contacts."""
-    now = _now()
-    stamp = _iso_ms(now)
+    now = utc_now()
+    stamp = iso_ms(now)
     with store.connect() as conn:
         conn.execute(
             "insert or ignore into properties values ('contacts', ?, ?, 'string', 'text', 'contactinformation', ?)",
@@ -186,7 +190,7 @@ def apply_hubspot_change(
 ) -> ChangeReport:
     """Only the HubSpot part of a day of change (for tests of the HubSpot loader)."""
     report = ChangeReport()
-    _hubspot_changes(store, np.random.default_rng([seed, number, 7]), fraction, number, report)
+    hubspot_changes(store, np.random.default_rng([seed, number, 7]), fraction, number, report)
     return report
 
 
@@ -194,11 +198,11 @@ def touch_contacts(store: HubSpotStore, count: int, stamp_ms: int | None = None)
     """Edit `count` live contacts at once (a bulk import or workflow): all stamped `stamp_ms`
     (default now), so that many records share one last-modified time."""
     now = (
-        _now()
+        utc_now()
         if stamp_ms is None
         else datetime.fromtimestamp(stamp_ms / 1000, UTC).replace(tzinfo=None)
     )
-    stamp = _iso_ms(now)
+    stamp = iso_ms(now)
     with store.connect() as conn:
         ids = [
             r[0]

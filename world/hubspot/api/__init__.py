@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .common import ApiError, _object_type
-from .crm import CrmApi
-from .marketing import MarketingApi
+from world.hubspot.api.common import ApiError, object_type_id
+from world.hubspot.api.crm import CrmApi
+from world.hubspot.api.marketing import MarketingApi
 
 __all__ = ["ApiError", "HubSpotApi"]
 
@@ -20,19 +20,19 @@ class HubSpotApi(CrmApi, MarketingApi):
     def route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
         m = re.fullmatch(r"/crm/v3/objects/([^/]+)", path)
         if m and method == "GET":
-            return self.list_objects(_object_type(m[1]), query)
+            return self.list_objects(object_type_id(m[1]), query)
         m = re.fullmatch(r"/crm/v3/objects/([^/]+)/search", path)
         if m and method == "POST":
-            return self.search_objects(_object_type(m[1]), body or {})
+            return self.search_objects(object_type_id(m[1]), body or {})
         m = re.fullmatch(r"/crm/v3/objects/([^/]+)/(\d+)", path)
         if m and method == "GET":
-            return self.read_object(_object_type(m[1]), int(m[2]), query)
+            return self.read_object(object_type_id(m[1]), int(m[2]), query)
         m = re.fullmatch(r"/crm/v3/properties/([^/]+)", path)
         if m and method == "GET":
-            return self.list_properties(_object_type(m[1]))
+            return self.list_properties(object_type_id(m[1]))
         m = re.fullmatch(r"/crm/v4/associations/([^/]+)/([^/]+)/batch/read", path)
         if m and method == "POST":
-            return self.batch_associations(_object_type(m[1]), _object_type(m[2]), body or {})
+            return self.batch_associations(object_type_id(m[1]), object_type_id(m[2]), body or {})
         if path in ("/marketing/v3/campaigns", "/marketing/v3/campaigns/") and method == "GET":
             return self.list_campaigns(query)
         if path == "/marketing/v3/emails" and method == "GET":

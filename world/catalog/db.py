@@ -11,7 +11,7 @@ import duckdb
 import psycopg2
 import psycopg2.extensions
 
-from .urls import DbUrl
+from world.urls import DbUrl
 
 TABLES = ["categories", "products", "inventory_levels"]
 

@@ -9,17 +9,17 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from . import names
-from .draws import (
+from world import names
+from world.draws import (
     EPOCH,
     US_PER_DAY,
     US_PER_S,
     Defect,
     Draws,
-    _iso,
-    _mask_null,
-    _pick,
-    _vary_email,
+    hubspot_iso,
+    mask_null,
+    pick,
+    vary_email,
 )
 
 
@@ -72,7 +72,7 @@ class HubSpotDraws(Draws):
         for ci, v in zip(from_customers, variation, strict=True):
             e = self.customer_email[ci]
             assert e is not None
-            emails.append(_vary_email(e, rng) if v < 0.25 else e)
+            emails.append(vary_email(e, rng) if v < 0.25 else e)
             firsts.append(self.customer_first[ci])
             lasts.append(self.customer_last[ci])
             created.append(int(self.customer_created[ci]) + int(rng.integers(-5, 5)) * US_PER_DAY)
@@ -96,7 +96,7 @@ class HubSpotDraws(Draws):
         for s in dup_src:
             e = emails[s]
             assert e is not None
-            emails.append(_vary_email(e, rng) if rng.random() < 0.5 else e)
+            emails.append(vary_email(e, rng) if rng.random() < 0.5 else e)
             firsts.append(firsts[s])
             lasts.append(lasts[s])
             dup_created = int(created_arr[s]) + int(rng.integers(1, 200)) * US_PER_DAY
@@ -141,8 +141,8 @@ class HubSpotDraws(Draws):
                 "phone": f"+1-555-{int(phones[i]):07d}" if phones[i] % 3 else None,
                 "lifecyclestage": names.LIFECYCLE_STAGES[stage_idx[i]],
                 "hs_email_optout": "true" if optout[i] else "false",
-                "createdate": _iso(created_arr[i]),
-                "lastmodifieddate": _iso(modified[i]),
+                "createdate": hubspot_iso(created_arr[i]),
+                "lastmodifieddate": hubspot_iso(modified[i]),
                 "hs_object_id": str(ids[i]),
             }
             contact_rows.append(
@@ -150,10 +150,10 @@ class HubSpotDraws(Draws):
                     "contacts",
                     int(ids[i]),
                     json.dumps(props),
-                    _iso(created_arr[i]),
-                    _iso(modified[i]),
+                    hubspot_iso(created_arr[i]),
+                    hubspot_iso(modified[i]),
                     bool(archived[i]),
-                    _iso(archived_at[i]) if archived[i] else None,
+                    hubspot_iso(archived_at[i]) if archived[i] else None,
                 )
             )
         self.defects += [
@@ -180,8 +180,8 @@ class HubSpotDraws(Draws):
                 "name": name,
                 "domain": name.lower().replace(" ", "") + ".example",
                 "industry": names.INDUSTRIES[int(rng.integers(0, len(names.INDUSTRIES)))],
-                "createdate": _iso(co_created[j]),
-                "hs_lastmodifieddate": _iso(co_modified[j]),
+                "createdate": hubspot_iso(co_created[j]),
+                "hs_lastmodifieddate": hubspot_iso(co_modified[j]),
                 "hs_object_id": str(co_ids[j]),
             }
             company_rows.append(
@@ -189,8 +189,8 @@ class HubSpotDraws(Draws):
                     "companies",
                     int(co_ids[j]),
                     json.dumps(props),
-                    _iso(co_created[j]),
-                    _iso(co_modified[j]),
+                    hubspot_iso(co_created[j]),
+                    hubspot_iso(co_modified[j]),
                     False,
                     None,
                 )
@@ -224,9 +224,9 @@ class HubSpotDraws(Draws):
                 "amount": f"{amount[j] / 100:.2f}",
                 "dealstage": names.DEAL_STAGES[stage[j]],
                 "pipeline": "default",
-                "closedate": _iso(close[j]),
-                "createdate": _iso(deal_created[j]),
-                "hs_lastmodifieddate": _iso(deal_modified[j]),
+                "closedate": hubspot_iso(close[j]),
+                "createdate": hubspot_iso(deal_created[j]),
+                "hs_lastmodifieddate": hubspot_iso(deal_modified[j]),
                 "hs_object_id": str(deal_ids[j]),
             }
             deal_rows.append(
@@ -234,8 +234,8 @@ class HubSpotDraws(Draws):
                     "deals",
                     int(deal_ids[j]),
                     json.dumps(props),
-                    _iso(deal_created[j]),
-                    _iso(deal_modified[j]),
+                    hubspot_iso(deal_created[j]),
+                    hubspot_iso(deal_modified[j]),
                     False,
                     None,
                 )
@@ -283,15 +283,17 @@ class HubSpotDraws(Draws):
             props = {
                 "hs_name": c["name"],
                 "hs_utm": c["utm"],
-                "hs_start_date": _iso(c["start_us"])[:10],
-                "hs_end_date": _iso(c["end_us"])[:10],
+                "hs_start_date": hubspot_iso(c["start_us"])[:10],
+                "hs_end_date": hubspot_iso(c["end_us"])[:10],
                 "hs_budget_items_sum_amount": f"{c['budget']:.2f}",
                 "hs_currency_code": "USD",
                 "hs_campaign_status": status,
                 "hs_object_id": c["id"],
             }
             modified = min(max(c["end_us"], created), self.as_of - US_PER_S)
-            campaign_rows.append((c["id"], json.dumps(props), _iso(created), _iso(modified)))
+            campaign_rows.append(
+                (c["id"], json.dumps(props), hubspot_iso(created), hubspot_iso(modified))
+            )
             for _ in range(int(rng.integers(1, 4))):
                 span_s = max(1, (c["end_us"] - c["start_us"]) // US_PER_S)
                 publish = c["start_us"] + int(rng.integers(0, span_s)) * US_PER_S
@@ -306,11 +308,11 @@ class HubSpotDraws(Draws):
                     "campaign": c["id"],
                     "campaignName": c["name"],
                     "allEmailCampaignIds": [str(s) for s in email_sends],
-                    "publishDate": _iso(publish),
-                    "createdAt": _iso(publish - 2 * US_PER_DAY),
-                    "updatedAt": _iso(publish),
+                    "publishDate": hubspot_iso(publish),
+                    "createdAt": hubspot_iso(publish - 2 * US_PER_DAY),
+                    "updatedAt": hubspot_iso(publish),
                 }
-                email_rows.append((str(email_id), json.dumps(body), _iso(publish)))
+                email_rows.append((str(email_id), json.dumps(body), hubspot_iso(publish)))
                 email_id += 1
                 for s in email_sends:
                     share = rng.uniform(0.01, 0.03) / len(email_sends)
@@ -400,15 +402,15 @@ def email_events(
         {
             "created": created,
             "id": pa.array(ids, pa.string()),
-            "type": _pick(EVENT_TYPES, typ),
+            "type": pick(EVENT_TYPES, typ),
             "recipient": pa.array(
                 recipient_emails[np.concatenate(parts["recipient"])], pa.string()
             ),
             "email_campaign_id": np.concatenate(parts["send"]),
-            "sent_by_id": _mask_null(pa.array(ids[sent_by], pa.string()), is_sent),
-            "sent_by_created": _mask_null(pa.array(created[sent_by], pa.int64()), is_sent),
-            "bounce_category": _mask_null(
-                _pick(["HARD_BOUNCE", "SOFT_BOUNCE"], (~bounce_hard).astype(int)), typ != 2
+            "sent_by_id": mask_null(pa.array(ids[sent_by], pa.string()), is_sent),
+            "sent_by_created": mask_null(pa.array(created[sent_by], pa.int64()), is_sent),
+            "bounce_category": mask_null(
+                pick(["HARD_BOUNCE", "SOFT_BOUNCE"], (~bounce_hard).astype(int)), typ != 2
             ),
         }
     )

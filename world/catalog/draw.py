@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from . import names
-from .draws import (
+from world import names
+from world.draws import (
     US_PER_DAY,
     US_PER_S,
     Defect,
     Draws,
-    _mask_null,
-    _pick,
-    _ts,
+    mask_null,
+    pick,
+    ts_array,
 )
 
 
@@ -49,7 +49,7 @@ class CatalogDraws(Draws):
                     "category_id": pa.array([r[0] for r in rows], pa.int32()),
                     "parent_category_id": pa.array([r[1] for r in rows], pa.int32()),
                     "name": [r[2] for r in rows],
-                    "updated_at": _ts(updated),
+                    "updated_at": ts_array(updated),
                 }
             ),
         )
@@ -101,15 +101,15 @@ class CatalogDraws(Draws):
                     "product_id": pa.array(ids, pa.int64()),
                     "sku": [f"SKU-{i:07d}" for i in ids],
                     "name": names_col,
-                    "description": _mask_null(pa.array(description), rng.random(n) < 0.3),
-                    "category_id": _mask_null(pa.array(category, pa.int32()), null_cat),
-                    "brand": _mask_null(_pick(names.BRANDS, brand_idx), rng.random(n) < 0.1),
+                    "description": mask_null(pa.array(description), rng.random(n) < 0.3),
+                    "category_id": mask_null(pa.array(category, pa.int32()), null_cat),
+                    "brand": mask_null(pick(names.BRANDS, brand_idx), rng.random(n) < 0.1),
                     "list_cents": list_cents,
                     "cost_cents": cost_cents,
                     "attributes": attributes,
                     "is_active": pa.array(rng.random(n) < 0.95),
-                    "created_at": _ts(created),
-                    "updated_at": _ts(updated),
+                    "created_at": ts_array(created),
+                    "updated_at": ts_array(updated),
                 }
             ),
         )
@@ -144,10 +144,10 @@ class CatalogDraws(Draws):
             pa.table(
                 {
                     "product_id": pa.array(prod_idx + 1, pa.int64()),
-                    "warehouse_code": _pick(names.WAREHOUSES, wh_idx),
+                    "warehouse_code": pick(names.WAREHOUSES, wh_idx),
                     "quantity_on_hand": pa.array(on_hand, pa.int32()),
                     "quantity_reserved": pa.array(reserved, pa.int32()),
-                    "updated_at": _ts(updated),
+                    "updated_at": ts_array(updated),
                 }
             ),
         )

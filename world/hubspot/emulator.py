@@ -17,7 +17,7 @@ against api.hubapi.com:
 - Request URLs longer than `max_url_length` get 414, as HubSpot's front end answers.
 
 This module is the HTTP server (tokens, faults, limits, then the answer); HubSpot's limits live
-in `world.hubspot_limits` and the endpoints' semantics in `world.hubspot_api`.
+in `world.hubspot.limits` and the endpoints' semantics in `world.hubspot.api`.
 
 Tests steer it through `EmulatorConfig` (in process) or `/__emulator/*` (over HTTP): inject
 faults (5xx, 429 storms), change limits, read request counts.
@@ -38,10 +38,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .hubspot_api import ApiError, HubSpotApi
-from .hubspot_api.common import _missing_scopes
-from .hubspot_limits import EmulatorConfig, Fault, RateLimiter, _rate_limit_body
-from .hubspot_store import HubSpotStore
+from world.hubspot.api import ApiError, HubSpotApi
+from world.hubspot.api.common import missing_scopes_error
+from world.hubspot.limits import EmulatorConfig, Fault, RateLimiter, rate_limit_body
+from world.hubspot.store import HubSpotStore
 
 __all__ = ["EmulatorConfig", "Fault", "HubSpotEmulator", "serve"]
 
@@ -202,13 +202,13 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if token in api.config.tokens_without_scopes:
                 status = 403
-                raise _missing_scopes({"requiredScopes": ["crm.objects.contacts.read"]})
+                raise missing_scopes_error({"requiredScopes": ["crm.objects.contacts.read"]})
             scope = next(
                 (v for k, v in api.config.missing_scopes.items() if path.startswith(k)), None
             )
             if scope is not None:
                 status = 403
-                raise _missing_scopes({"requiredGranularScopes": [scope]})
+                raise missing_scopes_error({"requiredGranularScopes": [scope]})
             is_search = path.endswith("/search")
             headers, limited, wait = api.limiter.check(token, is_search)
             if limited is not None:
@@ -223,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 )
                 body = (
-                    _rate_limit_body(
+                    rate_limit_body(
                         "You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING"
                     )
                     if fault.status == 429

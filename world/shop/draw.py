@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import names
-from .draws import (
+from world import names
+from world.draws import (
     US_PER_DAY,
     US_PER_S,
     Defect,
     Draws,
-    _break_email,
-    _mask_null,
-    _money,
-    _pick,
-    _ts,
-    _vary_email,
+    break_email,
+    mask_null,
+    money_sql,
+    pick,
+    ts_array,
+    vary_email,
 )
 
 
@@ -50,12 +50,12 @@ class ShopDraws(Draws):
             first[i], last[i], country_idx[i] = first[o], last[o], country_idx[o]
             base = email[o]
             assert base is not None
-            email[i] = _vary_email(base, rng)
+            email[i] = vary_email(base, rng)
             created[i] = max(int(created[i]), int(created[o]) + US_PER_DAY)
             updated[i] = max(int(updated[i]), int(created[i]))
         invalid = self.choose_mask(n, cfg.rates.invalid_customer_email, eligible=~dup)
         for i in np.flatnonzero(invalid):
-            email[i] = _break_email(email[i] or "x@example.com", int(rng.integers(0, 4)))
+            email[i] = break_email(email[i] or "x@example.com", int(rng.integers(0, 4)))
         null_country = self.choose_mask(n, cfg.rates.null_country)
         deleted = self.choose_mask(n, cfg.rates.soft_deleted_customer, eligible=~(dup | invalid))
         deleted_at = np.where(
@@ -84,13 +84,13 @@ class ShopDraws(Draws):
                     "email": pa.array(email, pa.string()),
                     "first_name": first,
                     "last_name": last,
-                    "phone": _mask_null(pa.array(phone), phone_null),
-                    "country_code": _mask_null(pa.array([c[0] for c in countries]), null_country),
-                    "city": _mask_null(pa.array(city), deleted),
+                    "phone": mask_null(pa.array(phone), phone_null),
+                    "country_code": mask_null(pa.array([c[0] for c in countries]), null_country),
+                    "city": mask_null(pa.array(city), deleted),
                     "marketing_opt_in": pa.array(rng.random(n) < 0.6),
-                    "created_at": _ts(created),
-                    "updated_at": _ts(updated),
-                    "deleted_at": _mask_null(_ts(deleted_at), ~deleted),
+                    "created_at": ts_array(created),
+                    "updated_at": ts_array(updated),
+                    "deleted_at": mask_null(ts_array(deleted_at), ~deleted),
                 }
             ),
         )
@@ -160,8 +160,8 @@ class ShopDraws(Draws):
                 utm_values.append(names.UNTRACKED_UTM_CAMPAIGNS[camp_idx[i] % 5])
             else:
                 utm_values.append(None)
-        utm_source = _mask_null(
-            _pick(names.UTM_SOURCES, rng.integers(0, len(names.UTM_SOURCES), n)),
+        utm_source = mask_null(
+            pick(names.UTM_SOURCES, rng.integers(0, len(names.UTM_SOURCES), n)),
             ~(tracked | untracked),
         )
         self.order_placed, self.order_updated = placed, updated
@@ -209,30 +209,30 @@ class ShopDraws(Draws):
             pa.table(
                 {
                     "order_id": pa.array(order_ids, pa.int64()),
-                    "customer_id": _mask_null(pa.array(cust_idx + 1, pa.int64()), guest),
-                    "status": _pick(names.ORDER_STATUSES, status),
-                    "currency": _pick(names.CURRENCIES, currency),
+                    "customer_id": mask_null(pa.array(cust_idx + 1, pa.int64()), guest),
+                    "status": pick(names.ORDER_STATUSES, status),
+                    "currency": pick(names.CURRENCIES, currency),
                     "subtotal_c": subtotal,
                     "discount_c": discount,
                     "shipping_c": shipping,
                     "tax_c": tax,
                     "total_c": total,
-                    "channel": _pick(names.CHANNELS, channel),
+                    "channel": pick(names.CHANNELS, channel),
                     "utm_source": utm_source,
                     "utm_campaign": pa.array(utm_values, pa.string()),
-                    "placed_at": _ts(placed),
-                    "updated_at": _ts(updated),
+                    "placed_at": ts_array(placed),
+                    "updated_at": ts_array(updated),
                 }
             ),
         )
         self.db.execute(
             f"""create table shop_orders as
             select order_id, customer_id, status, currency,
-                {_money("subtotal_c")} as subtotal,
-                {_money("discount_c")} as discount_amount,
-                {_money("shipping_c")} as shipping_amount,
-                {_money("tax_c")} as tax_amount,
-                {_money("total_c")} as total_amount,
+                {money_sql("subtotal_c")} as subtotal,
+                {money_sql("discount_c")} as discount_amount,
+                {money_sql("shipping_c")} as shipping_amount,
+                {money_sql("tax_c")} as tax_amount,
+                {money_sql("total_c")} as total_amount,
                 channel, utm_source, utm_campaign, placed_at, updated_at
             from _orders_arrow"""
         )
@@ -249,14 +249,14 @@ class ShopDraws(Draws):
                     "quantity": pa.array(quantity, pa.int32()),
                     "unit_c": unit,
                     "disc_c": line_disc,
-                    "updated_at": _ts(item_updated),
+                    "updated_at": ts_array(item_updated),
                 }
             ),
         )
         self.db.execute(
             f"""create table shop_order_items as
             select order_item_id, order_id, product_id, quantity,
-                {_money("unit_c")} as unit_price, {_money("disc_c")} as discount_amount, updated_at
+                {money_sql("unit_c")} as unit_price, {money_sql("disc_c")} as discount_amount, updated_at
             from _items_arrow"""
         )
         self.defects += [
@@ -303,9 +303,9 @@ class ShopDraws(Draws):
         updated = np.maximum(updated, np.minimum(placed, self.as_of - US_PER_S))
         legacy = (self.as_of - placed > 365 * US_PER_DAY) & ~authorized
         zero = self.choose_mask(k, cfg.rates.zero_processed_at, eligible=legacy)
-        processed_text = pa.compute.strftime(_ts(processed), format="%Y-%m-%d %H:%M:%S").to_numpy(
-            zero_copy_only=False
-        )
+        processed_text = pa.compute.strftime(
+            ts_array(processed), format="%Y-%m-%d %H:%M:%S"
+        ).to_numpy(zero_copy_only=False)
         processed_col = pa.array(
             [
                 None if a else ("0000-00-00 00:00:00" if z else t)
@@ -319,18 +319,18 @@ class ShopDraws(Draws):
                 {
                     "payment_id": pa.array(np.arange(1, k + 1), pa.int64()),
                     "order_id": pa.array(p_order + 1, pa.int64()),
-                    "method": _pick(names.PAYMENT_METHODS, method),
-                    "status": _pick(names.PAYMENT_STATUSES, status),
+                    "method": pick(names.PAYMENT_METHODS, method),
+                    "status": pick(names.PAYMENT_STATUSES, status),
                     "amount_c": self.order_total[p_order],
-                    "currency": _pick(names.CURRENCIES, self.order_currency[p_order]),
+                    "currency": pick(names.CURRENCIES, self.order_currency[p_order]),
                     "processed_at": processed_col,
-                    "updated_at": _ts(updated),
+                    "updated_at": ts_array(updated),
                 }
             ),
         )
         self.db.execute(
             f"""create table shop_payments as
-            select payment_id, order_id, method, status, {_money("amount_c")} as amount,
+            select payment_id, order_id, method, status, {money_sql("amount_c")} as amount,
                 currency, processed_at, updated_at
             from _payments_arrow"""
         )

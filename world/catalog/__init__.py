@@ -1,0 +1,1 @@
+"""The catalog (PostgreSQL): its schema, its drawing and its day of change."""
