@@ -239,7 +239,7 @@ def follow_changes(n: int, cron: str, shop_url: str, warehouse: Path) -> list[fl
     """N changes, each at a random moment of the period; seconds from commit to fct_orders."""
     import duckdb
 
-    from loaders.common.locks import warehouse_lock
+    from loaders.shared.locks import warehouse_lock
     from world.shop.db import ShopDB
 
     os.environ["SHOPSPHERE_DUCKDB_PATH"] = str(warehouse)  # the lock beside it

@@ -11,7 +11,7 @@ profile's SNOWFLAKE_* variables and DBT_TARGET), in one transaction:
   keyed hashes set to null. Rows stay, so counts and revenue do not move: their orders stay in
   every figure, attached to an anonymous customer;
 - the person's keyed hash and ids go into `privacy.erased_subjects` (in raw's database), which
-  every later load applies (loaders.common.privacy), while the source systems still hold them;
+  every later load applies (loaders.privacy.suppression), while the source systems still hold them;
 - the request goes into `privacy.erasure_requests`: request id, keyed hash, time, rows touched
   per table; never the clear-text address.
 
@@ -34,19 +34,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .common.errors import EXIT_FAILED, EXIT_OK
-from .common.locks import warehouse_lock
-from .common.pii import PiiKeyError, key_from_env, keyed_hash
-from .common.pii_tables import (
-    DuckDBWarehouse,
-    Relation,
-    SnowflakeWarehouse,
-    Warehouse,
-    declared_relations,
-    lit,
-)
-from .common.pipeline import pipelines_dir
-from .common.privacy import (
+from loaders.privacy.pii import PiiKeyError, key_from_env, keyed_hash
+from loaders.privacy.suppression import (
     ID_KINDS,
     REQUESTS,
     SUBJECTS,
@@ -56,7 +45,18 @@ from .common.privacy import (
     read_suppressed,
     subject_hash,
 )
-from .common.warehouse import duckdb_path
+from loaders.privacy.tables import (
+    DuckDBWarehouse,
+    Relation,
+    SnowflakeWarehouse,
+    Warehouse,
+    declared_relations,
+    lit,
+)
+from loaders.shared.errors import EXIT_FAILED, EXIT_OK
+from loaders.shared.locks import warehouse_lock
+from loaders.shared.pipeline import pipelines_dir
+from loaders.shared.warehouse import duckdb_path
 
 EXIT_USAGE = 2
 
@@ -81,7 +81,7 @@ def _existing(wh: Warehouse, relations: list[Relation]) -> list[Relation]:
 
 
 def _belongs(wh: Warehouse, r: Relation, erased: Suppressed, email: str, email_key: str) -> str:
-    """SQL: the row holds the person's PII (as loaders.common.privacy.belongs, in SQL)."""
+    """SQL: the row holds the person's PII (as loaders.privacy.suppression.belongs, in SQL)."""
     q = wh.column
     terms = [f"lower(trim({q(c)})) = {lit(email)}" for c in r.pii.emails]
     terms += [f"{q(c)} = {lit(email_key)}" for c, k in r.pii.columns.items() if k == "keyed_hash"]

@@ -5,13 +5,13 @@
 
 Incremental by default: from each SQL source's change stream where its server allows it (the
 binlog, logical replication), else by the updated_at cursor with key scans
-(`sources.<name>.capture`, loaders/common/capture.py). `--full-refresh` reloads the selected
+(`sources.<name>.capture`, loaders/engine/capture.py). `--full-refresh` reloads the selected
 source or tables from scratch; `--reconcile` compares raw with the SQL sources range by range
 and repairs what differs (the weekly safety net under the streams).
 Progress goes to stderr; a summary table per source and table goes to stdout, and the same
 figures are appended to `loader_audit.load_runs` in the warehouse.
 
-Exit codes (loaders/common/errors.py): 0 all loaded; 1 a terminal failure (fix, then rerun);
+Exit codes (loaders/shared/errors.py): 0 all loaded; 1 a terminal failure (fix, then rerun);
 2 a wrong command line; 75 only transient failures (a source down, HubSpot 5xx/429, a lock
 held by another run): retry later.
 
@@ -30,12 +30,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from . import sources as registry
-from .common.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
-from .common.load import Interrupted, is_interrupt
-from .common.report import print_summary, write_audit
-from .common.runner import run_sql_source
-from .common.types import Progress, SqlSourceSpec, TableMetrics, emit, end_progress
+from loaders import sources as registry
+from loaders.engine.runner import run_sql_source
+from loaders.shared.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
+from loaders.shared.load import Interrupted, is_interrupt
+from loaders.shared.report import print_summary, write_audit
+from loaders.shared.types import Progress, SqlSourceSpec, TableMetrics, emit, end_progress
 
 
 def _runner(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import importlib
 
-from .common.errors import LoaderError
-from .common.types import ApiSourceSpec, SqlSourceSpec
+from loaders.shared.errors import LoaderError
+from loaders.shared.types import ApiSourceSpec, SqlSourceSpec
 
 NAMES = ("shop", "catalog", "hubspot")
 

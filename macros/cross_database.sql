@@ -81,7 +81,7 @@
 
 {#
     The keyed hash of a PII value, the marts' stand-in for clear text: HMAC-SHA256 of its UTF-8
-    bytes under SHOPSPHERE_PII_KEY, in hex; null stays null. loaders.common.pii.keyed_hash gives
+    bytes under SHOPSPHERE_PII_KEY, in hex; null stays null. loaders.privacy.pii.keyed_hash gives
     the same in Python. HMAC(k, m) = sha256(opad || sha256(ipad || m)), the pads being the key
     zero-padded to 64 bytes XOR 0x36 (ipad) and XOR 0x5c (opad).
 #}
@@ -89,7 +89,7 @@
     {{ return(adapter.dispatch('hash_pii')(expression)) }}
 {%- endmacro %}
 
-{# DuckDB: the pads are session variables set by the dbt-duckdb plugin loaders.common.dbt_pii. #}
+{# DuckDB: the pads are session variables set by the dbt-duckdb plugin loaders.privacy.dbt_plugin. #}
 {% macro default__hash_pii(expression) -%}
     case when {{ expression }} is not null then
         sha256(
@@ -114,7 +114,7 @@
     end
 {%- endmacro %}
 
-{# The key's inner and outer HMAC pads in hex (as loaders.common.pii.pads). #}
+{# The key's inner and outer HMAC pads in hex (as loaders.privacy.pii.pads). #}
 {% macro pii_key_pads() -%}
     {%- set key = env_var('SHOPSPHERE_PII_KEY', '') | trim | lower -%}
     {%- if not modules.re.fullmatch('([0-9a-f]{2}){16,64}', key) -%}
@@ -163,7 +163,7 @@
             {%- if not loaded.columns[0].values()[0] -%}
                 {{ exceptions.raise_compiler_error(
                     "target '" ~ target.name ~ "' has no PII key: its profile lacks the plugin"
-                    ~ " loaders.common.dbt_pii (see profiles.yml)") }}
+                    ~ " loaders.privacy.dbt_plugin (see profiles.yml)") }}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

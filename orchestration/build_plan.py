@@ -40,8 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loaders.common.report import append_rows, audit_client, query_rows
-from loaders.common.types import DELETED_KEYS_PREFIX
+from loaders.shared.report import append_rows, audit_client, query_rows
+from loaders.shared.types import DELETED_KEYS_PREFIX
 from reports.source import MARKS_TABLE, utc
 
 BUILDABLE = ("model", "seed", "snapshot")
@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, build nothing")
     parser.add_argument("dbt_args", nargs="*", help="after --: more `dbt build` arguments")
     args = parser.parse_args(argv)
-    from loaders.common.locks import warehouse_lock
+    from loaders.shared.locks import warehouse_lock
 
     from .settings import ROOT, dbt_vars, settings
 

@@ -26,7 +26,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from loaders import sources as registry
-from loaders.common.errors import TransientLoaderError
+from loaders.shared.errors import TransientLoaderError
 
 from . import alerts
 from .monitoring import run_link, watch

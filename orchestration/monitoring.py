@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from loaders.common.locks import warehouse_lock
-from loaders.common.report import audit_client, query_rows
+from loaders.shared.locks import warehouse_lock
+from loaders.shared.report import audit_client, query_rows
 from reports.source import last_loads_sql, marts_current_as_of, sources_freshness
 
 from . import alerts
@@ -92,7 +92,7 @@ def stream_warnings(cfg: Settings, client: Any) -> dict[str, str]:
     holding more WAL than allowed, a binlog position about to be purged, a position the last
     load found lost (keyed by when, so that each loss alerts once). The stored positions come
     from `loader_audit.stream_positions`; the server is asked where it stands now."""
-    from loaders.common.capture import live_health
+    from loaders.engine.capture import live_health
     from loaders.sources import sql_source
 
     rows = query_rows(

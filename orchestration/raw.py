@@ -5,7 +5,7 @@ loader, as `python -m loaders.run --source NAME` would, and reports one material
 table with the run's figures. The keys are the dbt sources' (raw_<source>/<table>), so dbt's
 staging models hang off them and the lineage runs unbroken from the source systems to the marts.
 
-Retries: a transient failure (loaders.common.errors.is_transient) raises a plain error that
+Retries: a transient failure (loaders.shared.errors.is_transient) raises a plain error that
 the step's RetryPolicy retries with exponential backoff and jitter; a terminal one raises
 `Failure(allow_retries=False)` and fails once.
 """
@@ -18,9 +18,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loaders import sources as registry
-from loaders.common.report import write_audit
-from loaders.common.types import TableMetrics, deleted_keys_table
 from loaders.run import load_sources
+from loaders.shared.report import write_audit
+from loaders.shared.types import TableMetrics, deleted_keys_table
 
 from .settings import Settings
 

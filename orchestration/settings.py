@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loaders.common.warehouse import duckdb_path
+from loaders.shared.warehouse import duckdb_path
 
 ROOT = Path(__file__).resolve().parents[1]
 

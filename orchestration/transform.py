@@ -3,7 +3,7 @@ dbt sources mapped onto the raw assets; then `dbt docs generate` and the report 
 
 The manifest comes from `dbt parse` (scripts/dagster runs it; `dagster dev` does it through
 `DbtProject.prepare_if_dev`). dbt and the docs take the warehouse's writer lock: on DuckDB, no
-build overlaps a load (loaders.common.locks.warehouse_lock).
+build overlaps a load (loaders.shared.locks.warehouse_lock).
 """
 
 import json
@@ -17,10 +17,10 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from loaders.common.locks import warehouse_lock
-from loaders.common.report import write_audit
-from loaders.common.warehouse import duckdb_path
 from loaders.run import load_sources
+from loaders.shared.locks import warehouse_lock
+from loaders.shared.report import write_audit
+from loaders.shared.warehouse import duckdb_path
 
 from . import alerts
 from .build_plan import Plan, in_order, plan_build, record_build

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loaders.common.warehouse import duckdb_path
+from loaders.shared.warehouse import duckdb_path
 
 from .html import Page, render_page
 from .pages import PAGES

@@ -164,7 +164,7 @@ class Source:
 
         if not Path(path).exists():
             raise SystemExit(f"reports: warehouse {path} does not exist; run the quickstart first")
-        from loaders.common.warehouse import duckdb_settings
+        from loaders.shared.warehouse import duckdb_settings
 
         con = duckdb.connect(str(path), read_only=True, config=duckdb_settings())
         return cls(con, Path(target_path))

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loaders.common.warehouse import duckdb_path  # noqa: E402
+from loaders.shared.warehouse import duckdb_path  # noqa: E402
 from scripts.pipeline import world_env  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest  # noqa: E402
 from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator  # noqa: E402

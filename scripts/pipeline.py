@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loaders.common.warehouse import duckdb_path  # noqa: E402
+from loaders.shared.warehouse import duckdb_path  # noqa: E402
 from scripts.dq_report import print_dq_report  # noqa: E402
 from world.cli import DEFAULT_TOKEN, Manifest, create_world, print_report, resolve_urls  # noqa: E402
 from world.config import WorldConfig, default_as_of  # noqa: E402

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DBT = str(Path(sys.executable).parent / "dbt")
 
-from loaders.common.warehouse import duckdb_path  # noqa: E402
+from loaders.shared.warehouse import duckdb_path  # noqa: E402
 
 
 def dbt(args: list[str], env: dict[str, str], project_dir: Path) -> int:

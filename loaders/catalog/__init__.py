@@ -7,7 +7,7 @@ with raw so that removed rows are removed from raw too. A column added to `produ
 notice lands on the next run (the table is reloaded to backfill it).
 """
 
-from ..common.types import KeyScan, SqlSourceSpec, TableSpec
+from loaders.shared.types import KeyScan, SqlSourceSpec, TableSpec
 
 SOURCE = SqlSourceSpec(
     name="catalog",

@@ -14,15 +14,15 @@ from typing import Any
 
 import dlt
 
-from ..common.deletes import RawAccess
-from ..common.load import load_resources
-from ..common.locks import source_lock, warehouse_lock
-from ..common.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
-from ..common.runner import select_tables
-from ..common.types import ApiSourceSpec, Progress, TableMetrics, TableSpec, emit
-from ..common.warehouse import held_open
-from .client import HUBSPOT_API, HubSpotSession, check_response, make_client
-from .resources import RESOURCES, HubSpotContext
+from loaders.engine.deletes import RawAccess
+from loaders.engine.runner import select_tables
+from loaders.hubspot.client import HUBSPOT_API, HubSpotSession, check_response, make_client
+from loaders.hubspot.resources import RESOURCES, HubSpotContext
+from loaders.shared.load import load_resources
+from loaders.shared.locks import source_lock, warehouse_lock
+from loaders.shared.pipeline import existing_tables, open_pipeline, pipelines_dir, secret
+from loaders.shared.types import ApiSourceSpec, Progress, TableMetrics, TableSpec, emit
+from loaders.shared.warehouse import held_open
 
 TABLES = tuple(
     TableSpec(name, ("id", "created") if name == "email_events" else ("id",), cursor="updated_at")

@@ -25,7 +25,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.client import RESTClient
 from requests.hooks import default_hooks, dispatch_hook
 
-from ..common.errors import LoaderError, TransientLoaderError
+from loaders.shared.errors import LoaderError, TransientLoaderError
 
 HUBSPOT_API = "https://api.hubapi.com"
 

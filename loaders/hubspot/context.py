@@ -14,10 +14,10 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.sources.helpers.rest_client.client import RESTClient
 
-from ..common.deletes import RawAccess
-from ..common.errors import LoaderError
-from ..common.types import Progress, TableMetrics
-from .client import MissingScopes, check_response
+from loaders.engine.deletes import RawAccess
+from loaders.hubspot.client import MissingScopes, check_response
+from loaders.shared.errors import LoaderError
+from loaders.shared.types import Progress, TableMetrics
 
 PAGE = 100  # list endpoints
 

@@ -23,9 +23,8 @@ from urllib.parse import quote
 import dlt
 from dlt.common.schema.typing import TColumnSchema
 
-from ..common.timestamps import parse_iso, to_ms, utc_text
-from .client import check_response
-from .context import (
+from loaders.hubspot.client import check_response
+from loaders.hubspot.context import (
     BATCH,
     CRM_OBJECTS,
     PAGE,
@@ -36,6 +35,7 @@ from .context import (
     empty_table,
     known_versions,
 )
+from loaders.shared.timestamps import parse_iso, to_ms, utc_text
 
 
 def _singular(obj: str) -> str:

@@ -11,14 +11,14 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
-from ..common.timestamps import parse_iso, to_ms, utc_text
-from .context import (
+from loaders.hubspot.context import (
     ID_HINT,
     HubSpotContext,
     empty_table,
     known_versions,
     unless_missing_scope,
 )
+from loaders.shared.timestamps import parse_iso, to_ms, utc_text
 
 CAMPAIGN_PROPERTIES = [
     "hs_name",

@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .context import HubSpotContext
-from .crm import crm_resource
-from .marketing import campaigns_resource, email_events_resource, marketing_emails_resource
+from loaders.hubspot.context import HubSpotContext
+from loaders.hubspot.crm import crm_resource
+from loaders.hubspot.marketing import (
+    campaigns_resource,
+    email_events_resource,
+    marketing_emails_resource,
+)
 
 __all__ = ["RESOURCES", "HubSpotContext"]
 

@@ -4,10 +4,10 @@ Every table is incremental on `updated_at` (the application stamps it on every c
 UPDATE CURRENT_TIMESTAMP(6)) and merged on its primary key. Soft-deleted customers arrive
 through that cursor like any change. Test orders are purged with a hard DELETE of the order,
 its items and its payments: order keys are compared with raw to find them, and items and
-payments go with their order (see loaders.common.deletes).
+payments go with their order (see loaders.engine.deletes).
 """
 
-from ..common.types import KeyScan, SqlSourceSpec, TableSpec
+from loaders.shared.types import KeyScan, SqlSourceSpec, TableSpec
 
 SOURCE = SqlSourceSpec(
     name="shop",

@@ -79,7 +79,7 @@ def test_a_second_load_of_a_source_is_refused_and_touches_nothing(
         [
             sys.executable,
             "-c",
-            "import sys, time; from loaders.common.locks import source_lock\n"
+            "import sys, time; from loaders.shared.locks import source_lock\n"
             "with source_lock(sys.argv[1], 'shop', 'duckdb'):\n"
             "    print('locked', flush=True); time.sleep(60)",
             wh.env["SHOPSPHERE_PIPELINES_DIR"],

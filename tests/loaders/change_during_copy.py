@@ -38,7 +38,7 @@ def _change() -> None:
         conn.close()
 
 
-import loaders.common.sql_table as sql_table  # noqa: E402
+import loaders.engine.sql_table as sql_table  # noqa: E402
 
 original_to_target = sql_table.to_target
 

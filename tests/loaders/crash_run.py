@@ -34,8 +34,8 @@ def _tick() -> None:
 
 
 if where == "extract":  # a batch read from a table, or a table's changes from the stream
-    import loaders.common.sql_table as sql_table
-    import loaders.common.stream_table as stream_table
+    import loaders.engine.sql_table as sql_table
+    import loaders.engine.stream_table as stream_table
 
     for module in (sql_table, stream_table):
         original_to_target = module.to_target

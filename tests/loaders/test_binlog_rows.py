@@ -1,4 +1,4 @@
-"""The binlog's row images as the loaders' own reader decodes them (loaders.common.streams.
+"""The binlog's row images as the loaders' own reader decodes them (loaders.engine.streams.
 mysql_rows) equal mysql-replication's, value for value, on a private MariaDB's binlog: every
 type the reader takes, at its edges (NULLs, zero dates, negative and wide decimals, unsigned
 maxima, fractional seconds of every precision, multi-byte text, long VARCHARs), in inserts,
@@ -16,9 +16,9 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import QueryEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from loaders.common.errors import LoaderError
-from loaders.common.streams import binlog_events
-from loaders.common.streams.mysql_rows import RowsReader, library_rows
+from loaders.engine.streams import binlog_events
+from loaders.engine.streams.mysql_rows import RowsReader, library_rows
+from loaders.shared.errors import LoaderError
 from tests.fixtures.services import mysql_connect
 from world.urls import DbUrl
 

@@ -354,7 +354,7 @@ def test_the_monitoring_warns_before_a_stream_position_is_lost(
     make_warehouse: Callable[[SourceWorld], Warehouse],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from loaders.common.report import audit_client
+    from loaders.shared.report import audit_client
     from orchestration.monitoring import stream_warnings
     from orchestration.settings import settings
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from loaders.common import types
-from loaders.common.types import Progress, emit, end_progress
+from loaders.shared import types
+from loaders.shared.types import Progress, emit, end_progress
 
 
 def _feed(progress: Progress, total: int | None, batches: int) -> None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from loaders import sources as registry
-from loaders.common.types import SqlSourceSpec, deleted_keys_table
+from loaders.shared.types import SqlSourceSpec, deleted_keys_table
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOKKEEPING = "_dlt_loads"

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from loaders.common.warehouse import duckdb_settings
+from loaders.shared.warehouse import duckdb_settings
 
 
 def test_a_session_started_outside_the_project_spills_beside_the_warehouse(

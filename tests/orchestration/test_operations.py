@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from loaders.common.locks import source_lock
+from loaders.shared.locks import source_lock
 from orchestration.monitoring import watch
 from orchestration.settings import settings
 from tests.fixtures.orchestration import FlakyProxy, OpsWorld, Receivers, step_events

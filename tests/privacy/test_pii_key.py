@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from loaders.common.pii import DEV_KEY, PiiKeyError, key_from_env, keyed_hash, pads
+from loaders.privacy.pii import DEV_KEY, PiiKeyError, key_from_env, keyed_hash, pads
 from tests.fixtures.dbt import ROOT, BuiltWorld
 
 HARNESS = ROOT / "tests" / "warehouse" / "snowflake_emulated.py"

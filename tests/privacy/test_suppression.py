@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from loaders.common.pii import key_from_env
-from loaders.common.privacy import Suppressed, TablePii, redactor, source_pii, subject_hash
+from loaders.privacy.pii import key_from_env
+from loaders.privacy.suppression import Suppressed, TablePii, redactor, source_pii, subject_hash
 
 KEY = bytes.fromhex("11" * 32)
 OLD_KEY = bytes.fromhex("22" * 32)

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from loaders.common.pii import DEV_KEY
+from loaders.privacy.pii import DEV_KEY
 from reports.metrics import SemanticLayer
 from tests.fixtures.dbt import ROOT, BuiltWorld
 

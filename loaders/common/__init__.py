@@ -1,1 +1,0 @@
-"""Machinery shared by the loaders: SQL readers, the incremental table resource, the runner."""
