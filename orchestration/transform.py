@@ -23,7 +23,8 @@ from loaders.shared.report import write_audit
 from loaders.shared.warehouse import duckdb_path
 
 from . import alerts
-from .build_plan import Plan, in_order, plan_build, record_build
+from .build_plan import Plan, plan_build, record_build
+from .manifest_graph import in_order
 from .monitoring import dq_breaches, run_link
 from .settings import ROOT, Settings, dbt_vars
 

@@ -15,11 +15,11 @@ from orchestration.build_plan import (
     Mark,
     make_plan,
     new_marks,
-    node_codes,
     outcome,
     plan_build,
     record_build,
 )
+from orchestration.manifest_graph import node_codes
 from reports.source import marts_current_as_of
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
