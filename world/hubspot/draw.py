@@ -52,6 +52,38 @@ class HubSpotDraws(Draws):
 
     # -- hubspot -------------------------------------------------------------------------
     def hubspot(self) -> None:
+        emails, firsts, lasts, created_arr, is_customer, base_n = self._contact_people()
+        created_arr, dup_src, n_dup = self._duplicate_contacts(
+            emails, firsts, lasts, created_arr, is_customer, base_n
+        )
+        contact_rows, ids = self._contact_rows(
+            emails, firsts, lasts, created_arr, is_customer, base_n, dup_src, n_dup
+        )
+        total = len(emails)
+        company_rows, contact_company, assoc = self._companies(total, ids)
+        deal_rows = self._deals(total, ids, firsts, lasts, created_arr, contact_company, assoc)
+        self._insert_rows(
+            "hubspot_objects",
+            contact_rows + company_rows + deal_rows,
+            [
+                "object_type",
+                "id",
+                "properties",
+                "created_at",
+                "updated_at",
+                "archived",
+                "archived_at",
+            ],
+        )
+        self._insert_rows(
+            "hubspot_associations", assoc, ["from_type", "from_id", "to_type", "to_id"]
+        )
+        self._campaign_tables()
+
+    def _contact_people(
+        self,
+    ) -> tuple[list[str | None], list[str], list[str], np.ndarray, list[bool], int]:
+        """Contacts before defects: most customers (some emails retyped), then leads."""
         cfg, rng = self.cfg, self.rng
         n_c = cfg.customers
         eligible = np.flatnonzero(~self.customer_deleted & ~self.customer_dup_or_invalid)
@@ -90,6 +122,19 @@ class HubSpotDraws(Draws):
             created.append(int(lead_created[j]))
             is_customer.append(False)
         created_arr = np.minimum(np.array(created, dtype="int64"), self.as_of - 2 * US_PER_DAY)
+        return emails, firsts, lasts, created_arr, is_customer, base_n
+
+    def _duplicate_contacts(
+        self,
+        emails: list[str | None],
+        firsts: list[str],
+        lasts: list[str],
+        created_arr: np.ndarray,
+        is_customer: list[bool],
+        base_n: int,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Appends duplicates: a second contact with the same email, possibly varied."""
+        cfg, rng = self.cfg, self.rng
         # Duplicates: a second contact with the same email (possibly varied), appended.
         n_dup = round(base_n * cfg.rates.duplicate_contact_email)
         dup_src = rng.choice(base_n, n_dup, replace=False) if n_dup else np.array([], dtype=int)
@@ -102,6 +147,21 @@ class HubSpotDraws(Draws):
             dup_created = int(created_arr[s]) + int(rng.integers(1, 200)) * US_PER_DAY
             created_arr = np.append(created_arr, min(dup_created, self.as_of - US_PER_DAY))
             is_customer.append(is_customer[s])
+        return created_arr, dup_src, n_dup
+
+    def _contact_rows(
+        self,
+        emails: list[str | None],
+        firsts: list[str],
+        lasts: list[str],
+        created_arr: np.ndarray,
+        is_customer: list[bool],
+        base_n: int,
+        dup_src: np.ndarray,
+        n_dup: int,
+    ) -> tuple[list[tuple], np.ndarray]:
+        """The contacts' rows, with emails missing, stages, opt-outs and archivals drawn."""
+        cfg, rng = self.cfg, self.rng
         total = len(emails)
         # Sources of duplicates keep their email, or the duplicate would stop being one.
         no_email = self.choose_mask(
@@ -163,6 +223,13 @@ class HubSpotDraws(Draws):
         self.contact_ids, self.contact_emails = ids, emails
         self.contact_active = ~archived
 
+        return contact_rows, ids
+
+    def _companies(
+        self, total: int, ids: np.ndarray
+    ) -> tuple[list[tuple], np.ndarray, list[tuple]]:
+        """Companies, each contact optionally working at one (and associated with it)."""
+        cfg, rng = self.cfg, self.rng
         # Companies, each contact optionally working at one.
         n_co = max(5, int(total * cfg.companies_per_contact))
         co_ids = 5_000_001 + np.arange(n_co)
@@ -201,6 +268,20 @@ class HubSpotDraws(Draws):
             ("contacts", int(ids[i]), "companies", int(contact_company[i]))
             for i in np.flatnonzero(works_at)
         ]
+        return company_rows, contact_company, assoc
+
+    def _deals(
+        self,
+        total: int,
+        ids: np.ndarray,
+        firsts: list[str],
+        lasts: list[str],
+        created_arr: np.ndarray,
+        contact_company: np.ndarray,
+        assoc: list[tuple],
+    ) -> list[tuple]:
+        """Deals, each with one contact and that contact's company (associations appended)."""
+        cfg, rng = self.cfg, self.rng
         # Deals, each with one contact and that contact's company.
         n_deals = max(5, int(total * cfg.deals_per_contact))
         deal_ids = 9_000_001 + np.arange(n_deals)
@@ -243,23 +324,7 @@ class HubSpotDraws(Draws):
             assoc.append(("deals", int(deal_ids[j]), "contacts", int(ids[ci])))
             if contact_company[ci]:
                 assoc.append(("deals", int(deal_ids[j]), "companies", int(contact_company[ci])))
-        self._insert_rows(
-            "hubspot_objects",
-            contact_rows + company_rows + deal_rows,
-            [
-                "object_type",
-                "id",
-                "properties",
-                "created_at",
-                "updated_at",
-                "archived",
-                "archived_at",
-            ],
-        )
-        self._insert_rows(
-            "hubspot_associations", assoc, ["from_type", "from_id", "to_type", "to_id"]
-        )
-        self._campaign_tables()
+        return deal_rows
 
     def _insert_rows(self, table: str, rows: list[tuple], columns: list[str]) -> None:
         cols = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -103,8 +105,26 @@ class ShopDraws(Draws):
         ]
 
     def orders(self) -> None:
+        """Orders with their items: the header sums the items, so both are drawn here."""
+        n = self.cfg.orders
+        h = self._order_headers(n)
+        it = self._order_items(n, h["currency"])
+        am = self._order_amounts(n, it)
+        self.order_total = am["total"]
+        self._register_orders(n, h, am)
+        self._register_items(h["placed"], it)
+        n, m = self.cfg.orders, it["m"]
+        future, mismatch, bad_qty, orphan = h["future"], am["mismatch"], it["bad_qty"], it["orphan"]
+        self.defects += [
+            Defect("future_placed_at", "shop.orders", int(future.sum()), n),
+            Defect("total_mismatch", "shop.orders", int(mismatch.sum()), n),
+            Defect("nonpositive_quantity", "shop.order_items", int(bad_qty.sum()), m),
+            Defect("orphan_product", "shop.order_items", int(orphan.sum()), m),
+        ]
+
+    def _order_headers(self, n: int) -> dict[str, Any]:
+        """Who ordered, when, the status reached, the currency, the channel and the utm tags."""
         cfg, rng = self.cfg, self.rng
-        n = cfg.orders
         n_c = cfg.customers
         weights = rng.gamma(0.7, size=n_c)
         cust_idx = rng.choice(n_c, n, p=weights / weights.sum())
@@ -142,6 +162,27 @@ class ShopDraws(Draws):
             guest, rng.choice(3, n, p=[0.7, 0.2, 0.1]), self.customer_currency[cust_idx]
         )
         channel = rng.choice(4, n, p=[0.55, 0.2, 0.15, 0.1])
+        utm_values, utm_source = self._order_utms(n)
+        self.order_placed, self.order_updated = placed, updated
+        self.order_status, self.order_currency = status, currency
+        self.order_future = future
+
+        return {
+            "cust_idx": cust_idx,
+            "guest": guest,
+            "placed": placed,
+            "updated": updated,
+            "future": future,
+            "status": status,
+            "currency": currency,
+            "channel": channel,
+            "utm_values": utm_values,
+            "utm_source": utm_source,
+        }
+
+    def _order_utms(self, n: int) -> tuple[list[str | None], pa.Array]:
+        """utm_campaign (a campaign's utm, in any case, or one no campaign has) and utm_source."""
+        rng = self.rng
         r = rng.random(n)
         camp_idx = rng.integers(0, len(self.campaign_rows), n)
         tracked = r < 0.30
@@ -164,10 +205,11 @@ class ShopDraws(Draws):
             pick(names.UTM_SOURCES, rng.integers(0, len(names.UTM_SOURCES), n)),
             ~(tracked | untracked),
         )
-        self.order_placed, self.order_updated = placed, updated
-        self.order_status, self.order_currency = status, currency
-        self.order_future = future
+        return utm_values, utm_source
 
+    def _order_items(self, n: int, currency: np.ndarray) -> dict[str, Any]:
+        """Items per order: products by popularity, quantities, prices in the order's currency."""
+        cfg, rng = self.cfg, self.rng
         # Items (generated here because the order header sums them).
         n_items = 1 + rng.binomial(4, 0.35, n)
         item_order = np.repeat(np.arange(n), n_items)
@@ -188,6 +230,24 @@ class ShopDraws(Draws):
             "int64"
         )
         line_disc = np.where(quantity > 0, line_disc, 0)
+        return {
+            "item_order": item_order,
+            "m": m,
+            "product": product,
+            "quantity": quantity,
+            "unit": unit,
+            "line_disc": line_disc,
+            "orphan": orphan,
+            "bad_qty": bad_qty,
+        }
+
+    def _order_amounts(self, n: int, it: dict[str, Any]) -> dict[str, Any]:
+        """The header's amounts from its items, coupons, shipping, tax, and mismatched totals."""
+        cfg, rng = self.cfg, self.rng
+        item_order = it["item_order"]
+        quantity = it["quantity"]
+        unit = it["unit"]
+        line_disc = it["line_disc"]
         valid_line = quantity > 0
         subtotal = np.round(
             np.bincount(item_order, weights=np.where(valid_line, quantity * unit, 0), minlength=n)
@@ -202,7 +262,30 @@ class ShopDraws(Draws):
         total = np.where(
             mismatch, total + rng.choice([-1, 1], n) * rng.integers(1, 5_000, n), total
         )
-        self.order_total = total
+        return {
+            "subtotal": subtotal,
+            "discount": discount,
+            "shipping": shipping,
+            "tax": tax,
+            "total": total,
+            "mismatch": mismatch,
+        }
+
+    def _register_orders(self, n: int, h: dict[str, Any], am: dict[str, Any]) -> None:
+        cust_idx = h["cust_idx"]
+        guest = h["guest"]
+        placed = h["placed"]
+        updated = h["updated"]
+        status = h["status"]
+        currency = h["currency"]
+        channel = h["channel"]
+        utm_values = h["utm_values"]
+        utm_source = h["utm_source"]
+        subtotal = am["subtotal"]
+        discount = am["discount"]
+        shipping = am["shipping"]
+        tax = am["tax"]
+        total = am["total"]
         order_ids = np.arange(1, n + 1)
         self.register(
             "orders",
@@ -236,6 +319,15 @@ class ShopDraws(Draws):
                 channel, utm_source, utm_campaign, placed_at, updated_at
             from _orders_arrow"""
         )
+
+    def _register_items(self, placed: np.ndarray, it: dict[str, Any]) -> None:
+        rng = self.rng
+        item_order = it["item_order"]
+        m = it["m"]
+        product = it["product"]
+        quantity = it["quantity"]
+        unit = it["unit"]
+        line_disc = it["line_disc"]
         item_updated = np.minimum(
             placed[item_order] + rng.integers(0, 5, m) * US_PER_S, self.as_of - US_PER_S
         )
@@ -259,12 +351,6 @@ class ShopDraws(Draws):
                 {money_sql("unit_c")} as unit_price, {money_sql("disc_c")} as discount_amount, updated_at
             from _items_arrow"""
         )
-        self.defects += [
-            Defect("future_placed_at", "shop.orders", int(future.sum()), n),
-            Defect("total_mismatch", "shop.orders", int(mismatch.sum()), n),
-            Defect("nonpositive_quantity", "shop.order_items", int(bad_qty.sum()), m),
-            Defect("orphan_product", "shop.order_items", int(orphan.sum()), m),
-        ]
 
     def payments(self) -> None:
         cfg, rng = self.cfg, self.rng
