@@ -15,7 +15,8 @@ import duckdb
 from world.catalog.draw import CatalogDraws
 from world.config import WorldConfig
 from world.draws import Defect, to_us
-from world.hubspot.draw import HubSpotDraws, email_events
+from world.hubspot.draw import HubSpotDraws
+from world.hubspot.marketing import email_events
 from world.shop.draw import ShopDraws
 
 __all__ = ["Defect", "World", "email_events", "generate", "to_us"]
