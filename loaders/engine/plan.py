@@ -9,7 +9,7 @@ from typing import Any
 
 import dlt
 
-from loaders.engine.sql_table import dlt_type_of
+from loaders.engine.raw_tables import dlt_type_of
 from loaders.shared.errors import LoaderError
 from loaders.shared.pipeline import stored_columns
 from loaders.shared.types import SourceColumn, TablePlan, TableSpec, emit

@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loaders.engine.deletes import RANGE_KEYS, RANGES_PER_QUERY, DeleteContext, anti_join, merged
+from loaders.engine.raw_tables import merge_resource, tombstones
 from loaders.engine.sql_readers import ANY_ZERO, SqlReader, sql_literal, to_target
-from loaders.engine.sql_table import merge_resource, tombstones
 from loaders.shared.types import Progress, TableMetrics, TablePlan
 
 

@@ -19,30 +19,33 @@ committed with the load package, so a crash never advances it past unloaded data
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.schema.typing import TColumnSchema, TSchemaContractDict
+from dlt.common.schema.typing import TSchemaContractDict
 
 from loaders.engine.deletes import DeleteContext
+from loaders.engine.raw_tables import (
+    column_hints,
+    reload_marker,
+    tombstones,
+    with_deleted_keys_variant,
+)
 from loaders.engine.sql_readers import ANY_ZERO, SqlReader, ZeroDateError, target_schema, to_target
 from loaders.shared.errors import LoaderError
 from loaders.shared.timestamps import to_us, utc_text
 from loaders.shared.types import (
-    DELETED_COLUMN,
-    RELOADED_COLUMN,
     Progress,
     SourceColumn,
     TableMetrics,
     TablePlan,
     TableSpec,
-    deleted_keys_table,
 )
 
 
@@ -54,110 +57,6 @@ def _version_keys(table: pa.Table, spec: TableSpec) -> pa.Array:
         cursor = pc.cast(pc.cast(cursor, pa.timestamp("us", tz="UTC")), pa.int64())
     parts.append(pc.cast(cursor, pa.string()))
     return pc.binary_join_element_wise(*parts, "|")
-
-
-class _JsonAsTextFilter(logging.Filter):
-    """Arrow has no json type: a column the source declares json (`SourceColumn.is_json`)
-    reaches dlt as text, and dlt warns on every batch of its table that "several column hints
-    were different", then keeps its own hint, json, which is what lands. Nobody can act on that
-    warning, so it is dropped, for the resources of tables with a json column only."""
-
-    tables: ClassVar[set[str]] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return "several column hints were different" not in message or not any(
-            message.startswith(f"In resource: {table},") for table in self.tables
-        )
-
-
-logging.getLogger("dlt").addFilter(_JsonAsTextFilter())
-
-
-def column_hints(
-    columns: Sequence[SourceColumn], spec: TableSpec, merge: bool
-) -> list[TColumnSchema]:
-    hints: list[TColumnSchema] = []
-    for c in columns:
-        hint: TColumnSchema = {"name": c.name, "nullable": c.name not in spec.primary_key}
-        if c.name in spec.primary_key:
-            hint["primary_key"] = True
-        if c.is_json:
-            hint["data_type"] = "json"
-            _JsonAsTextFilter.tables.add(spec.name)
-        hints.append(hint)
-    if merge:  # the tombstone flag only means something to a merge
-        hints.append(
-            {"name": DELETED_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True}
-        )
-    return hints
-
-
-def tombstones(table: str, keys: pa.Table) -> Iterator[Any]:
-    """Keys of rows the source deleted: flagged for dlt's hard delete of the raw rows, and
-    appended to `_deleted_<table>` in the same load package, so that staging deletes by key
-    instead of comparing itself with the whole raw table. Keys are never null in the
-    tombstones: the schema says so, or dlt warns that the batch's hints differ."""
-    schema = pa.schema([f.with_nullable(False) for f in keys.schema])
-    yield keys.cast(schema).append_column(
-        DELETED_COLUMN, pa.array([True] * keys.num_rows, pa.bool_())
-    )
-    yield deleted_keys(table, keys, reloaded=False)
-
-
-def deleted_keys(table: str, keys: pa.Table, reloaded: bool) -> Any:
-    """Rows for `_deleted_<table>`: the keys a load deleted, or one row with null keys and
-    `_reloaded` set for a load that replaced the whole table (staging then compares itself
-    with raw once). Appended in the load's own package: it commits with the load or not at all."""
-    schema = pa.schema([f.with_nullable(True) for f in keys.schema])
-    rows = keys.cast(schema).append_column(
-        pa.field(RELOADED_COLUMN, pa.bool_()), pa.array([reloaded] * keys.num_rows, pa.bool_())
-    )
-    # Its key columns are plain nullable ones here (the table's resource registered the
-    # variant with no columns: `with_deleted_keys_variant`).
-    columns: list[TColumnSchema] = [
-        {"name": f.name, "nullable": True, "primary_key": False} for f in rows.schema
-    ]
-    hints = dlt.mark.make_hints(
-        table_name=deleted_keys_table(table),
-        write_disposition="append",
-        columns=columns,
-        primary_key=[],
-    )
-    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
-
-
-def with_deleted_keys_variant(resource: Any, table: str) -> Any:
-    """`resource`, with `_deleted_<table>` registered as a table variant that has no columns of
-    its own. Left to itself, dlt would start the variant from the table's hints, and every load
-    that wrote deleted keys would warn that the table's other columns received no data."""
-    resource.apply_hints(
-        table_name=deleted_keys_table(table), columns={}, create_table_variant=True
-    )
-    return resource
-
-
-def reload_marker(plan: TablePlan) -> Any:
-    """The `_deleted_<table>` row of a load that replaces the table (full, backfill)."""
-    schema = target_schema(plan.columns, plan.spec.primary_key)
-    keys = pa.table({k: pa.nulls(1, schema.field(k).type) for k in plan.spec.primary_key})
-    return deleted_keys(plan.spec.name, keys, reloaded=True)
-
-
-def merge_resource(plan: TablePlan) -> Callable[[Callable[..., Any]], Any]:
-    """The dlt resource decorator of a table merged on its key, deletes as hard deletes (the
-    stream's changes, the reconciliation's repairs)."""
-    spec = plan.spec
-    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
-    decorate = dlt.resource(
-        name=spec.name,
-        table_name=spec.name,
-        primary_key=list(spec.primary_key),
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=column_hints(plan.columns, spec, merge=True),
-        schema_contract=contract,
-    )
-    return lambda rows: with_deleted_keys_variant(decorate(rows), spec.name)
 
 
 def _ranges(lo: int, hi: int, count: int, chunk_rows: int) -> list[tuple[int, int]]:
@@ -240,63 +139,23 @@ def sql_table_resource(
     """The dlt resource that lands one table according to its plan; a copy in stream mode
     stores the stream's position taken before it (`stream_position`)."""
     spec = plan.spec
-    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
-    disposition: Any = (
-        "replace"
-        if plan.mode in ("full", "backfill")
-        else {"disposition": "merge", "strategy": "delete-insert"}
-    )
 
-    @dlt.resource(
-        name=spec.name,
-        table_name=spec.name,
-        primary_key=list(spec.primary_key),
-        write_disposition=disposition,
-        columns=column_hints(plan.columns, spec, merge=plan.mode == "incremental"),
-        schema_contract=contract,
-    )
+    @dlt.resource(**_resource_args(plan))
     def rows() -> Iterator[pa.Table]:
         started = time.perf_counter()
         state = dlt.current.resource_state()
-        q = reader.quote
-        cursor = q(spec.cursor)
-        conditions: list[str] = []
-        known: pa.Array | None = None
-        raw = deletes.raw
-        since = 0
-        if plan.mode == "incremental":
-            since = int(state["cursor_us"]) - int(lag_seconds * 1_000_000)
-            conditions.append(f"{cursor} >= {reader.timestamp_literal(since)}")
-            # Rows of the lag window that raw already holds in this very version are skipped.
-            raw_versions = raw.select(
-                spec.name,
-                [*spec.primary_key, spec.cursor],
-                f"{raw.column(spec.cursor)} >= '{utc_text(since)}+00:00'",
-            )
-            if raw_versions is not None and raw_versions.num_rows:
-                known = _version_keys(raw_versions, spec)
-        where = f" where {' and '.join(conditions)}" if conditions else ""
+        conditions, known = _incremental_window(reader, plan, deletes, state, lag_seconds)
         table = reader.qualified(spec.name)
-        single_int_key = len(spec.primary_key) == 1 and pa.types.is_integer(
-            next(c.arrow_type for c in plan.columns if c.name == spec.primary_key[0])
-        )
-        pk = q(spec.primary_key[0])
-        if single_int_key:
-            lo, hi, count, high_water = reader.fetch_one(
-                f"select min({pk}), max({pk}), count(*), max({cursor}) from {table}{where}"
-            )
-        else:
-            count, high_water = reader.fetch_one(
-                f"select count(*), max({cursor}) from {table}{where}"
-            )
+        extent = _extent(reader, plan, table, conditions)
+        count, high_water = extent.count, extent.high_water
         if high_water is not None:
-            high_water_us = to_us(high_water)
             # Read up to the cursor as it stood now; later changes belong to the next run.
-            conditions.append(f"{cursor} <= {reader.timestamp_literal(high_water_us)}")
+            conditions.append(
+                f"{reader.quote(spec.cursor)} <= {reader.timestamp_literal(to_us(high_water))}"
+            )
         filters = " and ".join(conditions) or "1 = 1"
-        ranges: list[tuple[int, int] | None] = [None] if count else []
-        if single_int_key and count and count > chunk_rows:
-            ranges = list(_ranges(int(lo), int(hi), int(count), chunk_rows))
+        ranges = _chunk_ranges(extent, chunk_rows)
+        pk = reader.quote(spec.primary_key[0])
 
         def chunk_where(i: int) -> str:
             bounds = ranges[i]
@@ -331,42 +190,131 @@ def sql_table_resource(
             if known is not None and data.num_rows:
                 data = data.filter(pc.invert(pc.is_in(_version_keys(data, spec), value_set=known)))
             metrics.rows_loaded += data.num_rows
-            progress.update(source, spec.name, plan.mode, done, int(count or 0), started)
+            progress.update(source, spec.name, plan.mode, done, count, started)
             if data.num_rows:
                 yielded = True
                 yield data
-        if not yielded and plan.mode != "incremental":
-            # An empty source table still gets its raw table, with every declared column.
-            yield target_schema(plan.columns, spec.primary_key).empty_table()
-        if plan.mode != "incremental":
-            yield reload_marker(plan)
-        if plan.mode == "incremental" and spec.deletes is not None:
-            gone = deletes.gone(spec.name)
-            if gone is not None and gone.num_rows:
-                metrics.rows_deleted += gone.num_rows
-                yield from tombstones(spec.name, gone)
-        if high_water is not None:
-            state["cursor_us"] = max(int(state.get("cursor_us", 0)), high_water_us)
-        else:  # an empty table: later rows are all new, read incrementally from the start
-            state.setdefault("cursor_us", 0)
-        if stream_position is not None:
-            state["stream"] = dict(stream_position)
-        else:  # read by the cursor: a stream position kept would hold a slot's WAL back
-            state.pop("stream", None)
+        yield from _after_read(plan, deletes, metrics, yielded)
+        _advance_state(state, high_water, stream_position)
         metrics.extract_seconds += time.perf_counter() - started
 
     return with_deleted_keys_variant(rows, spec.name)
 
 
-def dlt_type_of(column: SourceColumn) -> tuple[str, int | None, int | None]:
-    """(data_type, precision, scale) dlt stores for a source column."""
-    from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
+@dataclasses.dataclass(frozen=True)
+class Extent:
+    """What a run reads of a table: its row count and cursor maximum, and for a single integer
+    key the key's range (None otherwise), which the read is split into chunks by."""
 
-    if column.is_json:
-        return ("json", None, None)
-    t = get_column_type_from_py_arrow(column.arrow_type)
-    precision = t.get("precision")
-    scale = t.get("scale")
-    if t["data_type"] == "timestamp":
-        precision = None  # the destination may report its own timestamp precision
-    return (str(t["data_type"]), precision, scale)
+    count: int
+    high_water: Any
+    lo: int | None = None
+    hi: int | None = None
+
+
+def _resource_args(plan: TablePlan) -> dict[str, Any]:
+    """The dlt resource of a table: replaced by a full read or a backfill, merged by key (delete
+    and insert) incrementally; new columns evolve the table, a column's type never changes."""
+    spec = plan.spec
+    contract: TSchemaContractDict = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+    return {
+        "name": spec.name,
+        "table_name": spec.name,
+        "primary_key": list(spec.primary_key),
+        "write_disposition": (
+            "replace"
+            if plan.mode in ("full", "backfill")
+            else {"disposition": "merge", "strategy": "delete-insert"}
+        ),
+        "columns": column_hints(plan.columns, spec, merge=plan.mode == "incremental"),
+        "schema_contract": contract,
+    }
+
+
+def _chunk_ranges(extent: Extent, chunk_rows: int) -> list[tuple[int, int] | None]:
+    """The key ranges a read is split into (one unbounded read when the key is not a single
+    integer or the rows fit one chunk; none for no rows)."""
+    if not extent.count:
+        return []
+    if extent.lo is not None and extent.hi is not None and extent.count > chunk_rows:
+        return list(_ranges(extent.lo, extent.hi, extent.count, chunk_rows))
+    return [None]
+
+
+def _incremental_window(
+    reader: SqlReader,
+    plan: TablePlan,
+    deletes: DeleteContext,
+    state: dict[str, Any],
+    lag_seconds: float,
+) -> tuple[list[str], pa.Array | None]:
+    """An incremental read's conditions (the cursor, less the lag window) and the versions of
+    the window's rows raw already holds ('key|cursor'), which the read skips; none for a full
+    read."""
+    spec = plan.spec
+    if plan.mode != "incremental":
+        return [], None
+    since = int(state["cursor_us"]) - int(lag_seconds * 1_000_000)
+    conditions = [f"{reader.quote(spec.cursor)} >= {reader.timestamp_literal(since)}"]
+    raw = deletes.raw
+    raw_versions = raw.select(
+        spec.name,
+        [*spec.primary_key, spec.cursor],
+        f"{raw.column(spec.cursor)} >= '{utc_text(since)}+00:00'",
+    )
+    known = None
+    if raw_versions is not None and raw_versions.num_rows:
+        known = _version_keys(raw_versions, spec)
+    return conditions, known
+
+
+def _extent(reader: SqlReader, plan: TablePlan, table: str, conditions: list[str]) -> Extent:
+    spec = plan.spec
+    where = f" where {' and '.join(conditions)}" if conditions else ""
+    cursor = reader.quote(spec.cursor)
+    single_int_key = len(spec.primary_key) == 1 and pa.types.is_integer(
+        next(c.arrow_type for c in plan.columns if c.name == spec.primary_key[0])
+    )
+    if single_int_key:
+        pk = reader.quote(spec.primary_key[0])
+        lo, hi, count, high_water = reader.fetch_one(
+            f"select min({pk}), max({pk}), count(*), max({cursor}) from {table}{where}"
+        )
+        if count:
+            return Extent(int(count), high_water, int(lo), int(hi))
+        return Extent(0, high_water)
+    count, high_water = reader.fetch_one(f"select count(*), max({cursor}) from {table}{where}")
+    return Extent(int(count or 0), high_water)
+
+
+def _after_read(
+    plan: TablePlan, deletes: DeleteContext, metrics: TableMetrics, yielded: bool
+) -> Iterator[Any]:
+    """What follows a table's rows in its load package: an empty table when a full read found
+    none (raw still gets every declared column), the reload marker of a full read, the
+    tombstones of an incremental one."""
+    spec = plan.spec
+    if not yielded and plan.mode != "incremental":
+        yield target_schema(plan.columns, spec.primary_key).empty_table()
+    if plan.mode != "incremental":
+        yield reload_marker(plan)
+    if plan.mode == "incremental" and spec.deletes is not None:
+        gone = deletes.gone(spec.name)
+        if gone is not None and gone.num_rows:
+            metrics.rows_deleted += gone.num_rows
+            yield from tombstones(spec.name, gone)
+
+
+def _advance_state(
+    state: dict[str, Any], high_water: Any, stream_position: dict[str, Any] | None
+) -> None:
+    """The cursor moves to what this read saw; a copy in stream mode keeps the stream's
+    position taken before it."""
+    if high_water is not None:
+        state["cursor_us"] = max(int(state.get("cursor_us", 0)), to_us(high_water))
+    else:  # an empty table: later rows are all new, read incrementally from the start
+        state.setdefault("cursor_us", 0)
+    if stream_position is not None:
+        state["stream"] = dict(stream_position)
+    else:  # read by the cursor: a stream position kept would hold a slot's WAL back
+        state.pop("stream", None)

@@ -18,8 +18,8 @@ import duckdb
 import pyarrow as pa
 
 from loaders.engine.deletes import RawAccess
+from loaders.engine.raw_tables import merge_resource, tombstones
 from loaders.engine.sql_readers import SqlReader, sql_literal, to_target
-from loaders.engine.sql_table import merge_resource, tombstones
 from loaders.engine.streams.base import UNCHANGED, TableChanges
 from loaders.engine.streams.mysql import ZEROS
 from loaders.shared.types import SourceColumn, TableMetrics, TablePlan

@@ -236,7 +236,6 @@ def _search_one_ms(
 
 
 def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
-    crm = CRM_OBJECTS[obj]
     properties = ctx.properties(obj)
 
     @dlt.resource(
@@ -262,69 +261,84 @@ def crm_resource(ctx: HubSpotContext, obj: str) -> Any:
         if new_properties and not ctx.full_refresh and "cursor_ms" in state:
             metrics.note = f"new properties {', '.join(new_properties)}: reloading to backfill"
         end = ctx.now_ms
-        done = 0
         if full:
-            for records in _list_pages(ctx, obj, properties, archived=False):
-                rows = [_crm_row(r, _inline_associations(r), crm.associations) for r in records]
-                metrics.rows_extracted += len(rows)
-                rows = ctx.first_seen(obj, rows, ("id",))
-                metrics.rows_loaded += len(rows)
-                done += len(rows)
-                ctx.progress.update("hubspot", obj, metrics.mode, done, None, started)
-                yield rows
+            yield from _full_pages(ctx, obj, properties, started)
         else:
             metrics.mode = "incremental"
             start = int(state["cursor_ms"]) - ctx.crm_lag_ms
-            known = known_versions(
-                ctx,
-                obj,
-                "id",
-                "updated_at",
-                f"{ctx.raw.column('updated_at')} >= '{utc_text(start * 1000, 3)}+00:00'",
-            )
-            for records in _search_pages(ctx, crm, properties, start, end):
-                metrics.rows_extracted += len(records)
-                records = [
-                    r for r in records if f"{r['id']}|{to_ms(r.get('updatedAt'))}" not in known
-                ]
-                if not records:
-                    continue
-                links = (
-                    _associations(ctx, obj, [r["id"] for r in records]) if crm.associations else {}
-                )
-                rows = [
-                    _crm_row(
-                        r, links.get(r["id"], {}) if crm.associations else None, crm.associations
-                    )
-                    for r in records
-                ]
-                metrics.rows_loaded += len(rows)
-                done += len(rows)
-                ctx.progress.update("hubspot", obj, "incremental", done, None, started)
-                yield rows
-        # Archived records: marked as such in raw, every run (search never returns them).
-        known_archived = known_versions(
-            ctx, obj, "id", "archived_at", f"{ctx.raw.column('archived')}"
-        )
-        for records in _list_pages(ctx, obj, properties, archived=True):
-            metrics.rows_extracted += len(records)
-            rows = [
-                _crm_row(r, None, ())
-                for r in records
-                if full or f"{r['id']}|{to_ms(r.get('archivedAt'))}" not in known_archived
-            ]
-            rows = ctx.first_seen(obj, rows, ("id",))
-            if rows:
-                metrics.rows_loaded += len(rows)
-                metrics.rows_deleted += len(rows)
-                yield rows
-        if not done and not metrics.rows_loaded and not ctx.raw.has(obj):
+            yield from _changed_pages(ctx, obj, properties, start, end, started)
+        yield from _archived_pages(ctx, obj, properties, full)
+        if not metrics.rows_loaded and not ctx.raw.has(obj):
             yield empty_table(_crm_hints(obj, properties))
         state["cursor_ms"] = end
         state["properties"] = properties
         metrics.extract_seconds += time.perf_counter() - started
 
     return records
+
+
+def _full_pages(
+    ctx: HubSpotContext, obj: str, properties: list[str], started: float
+) -> Iterator[list[dict[str, Any]]]:
+    """Every live record, from the list endpoint (associations inline)."""
+    crm, metrics, done = CRM_OBJECTS[obj], ctx.metrics[obj], 0
+    for records in _list_pages(ctx, obj, properties, archived=False):
+        rows = [_crm_row(r, _inline_associations(r), crm.associations) for r in records]
+        metrics.rows_extracted += len(rows)
+        rows = ctx.first_seen(obj, rows, ("id",))
+        metrics.rows_loaded += len(rows)
+        done += len(rows)
+        ctx.progress.update("hubspot", obj, metrics.mode, done, None, started)
+        yield rows
+
+
+def _changed_pages(
+    ctx: HubSpotContext, obj: str, properties: list[str], start: int, end: int, started: float
+) -> Iterator[list[dict[str, Any]]]:
+    """Records modified in [start, end] (the search API), less the versions raw holds, with
+    their associations read in batches."""
+    crm, metrics, done = CRM_OBJECTS[obj], ctx.metrics[obj], 0
+    known = known_versions(
+        ctx,
+        obj,
+        "id",
+        "updated_at",
+        f"{ctx.raw.column('updated_at')} >= '{utc_text(start * 1000, 3)}+00:00'",
+    )
+    for records in _search_pages(ctx, crm, properties, start, end):
+        metrics.rows_extracted += len(records)
+        records = [r for r in records if f"{r['id']}|{to_ms(r.get('updatedAt'))}" not in known]
+        if not records:
+            continue
+        links = _associations(ctx, obj, [r["id"] for r in records]) if crm.associations else {}
+        rows = [
+            _crm_row(r, links.get(r["id"], {}) if crm.associations else None, crm.associations)
+            for r in records
+        ]
+        metrics.rows_loaded += len(rows)
+        done += len(rows)
+        ctx.progress.update("hubspot", obj, "incremental", done, None, started)
+        yield rows
+
+
+def _archived_pages(
+    ctx: HubSpotContext, obj: str, properties: list[str], full: bool
+) -> Iterator[list[dict[str, Any]]]:
+    """Archived records, marked as such in raw, every run (search never returns them)."""
+    metrics = ctx.metrics[obj]
+    known_archived = known_versions(ctx, obj, "id", "archived_at", f"{ctx.raw.column('archived')}")
+    for records in _list_pages(ctx, obj, properties, archived=True):
+        metrics.rows_extracted += len(records)
+        rows = [
+            _crm_row(r, None, ())
+            for r in records
+            if full or f"{r['id']}|{to_ms(r.get('archivedAt'))}" not in known_archived
+        ]
+        rows = ctx.first_seen(obj, rows, ("id",))
+        if rows:
+            metrics.rows_loaded += len(rows)
+            metrics.rows_deleted += len(rows)
+            yield rows
 
 
 def _inline_associations(record: dict[str, Any]) -> dict[str, list[str]]:
