@@ -28,16 +28,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
+
+from benchmarks.loader_tables import CATALOG_TABLES, SHOP_TABLES, print_modes, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmark world's databases (SHOP_DATABASE_URL / CATALOG_DATABASE_URL override them);
 # benchmarks.warehouse uses the same, so that one world serves both.
 SHOP_URL = "mysql://root@127.0.0.1:3306/shopsphere_bench_shop"
 CATALOG_URL = "postgresql://postgres@127.0.0.1:5432/shopsphere_bench_catalog"
-SHOP_TABLES = ["customers", "orders", "order_items", "payments"]
-CATALOG_TABLES = ["categories", "products", "inventory_levels"]
 SHOP_KEYS = {
     "customers": "customer_id",
     "orders": "order_id",
@@ -132,7 +133,15 @@ def audit(warehouse: str) -> dict[str, dict[str, float]]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+class StepFailed(Exception):
+    """A command the benchmark ran failed: the benchmark exits with its code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -152,14 +161,43 @@ def main(argv: list[str] | None = None) -> int:
         help="how the loaders find changes; stream and both run the world on private servers "
         "with their change streams on (kept running under WORK_DIR/servers)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     world_dir = str(work / "world")
+    modes = ["cursor", "stream"] if args.capture == "both" else [args.capture]
+    shop, catalog = source_urls(work, modes)
+    env = {**os.environ}
+    try:
+        ensure_world(args, world_dir, shop.sqlalchemy(), catalog.sqlalchemy(), env)
+        direct = direct_paths(args, work, shop, catalog, env)
+        lenvs = {mode: loader_env(work, mode, shop, catalog, env) for mode in modes}
+        full = {mode: full_loads(args, work, mode, catalog, lenvs[mode]) for mode in modes}
+        change_world(args, world_dir, env)
+        incremental, idle = {}, {}
+        for mode in modes:
+            incremental[mode], idle[mode] = day_loads(work, mode, lenvs[mode])
+    except StepFailed as failed:
+        return failed.code
+    for mode in modes:
+        print_table(direct, full[mode], incremental[mode], args, mode)
+    print_modes(full, incremental, idle, modes)
+    results = {"direct": direct, "full": full, "incremental": incremental, "idle": idle}
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+def source_urls(work: Path, modes: list[str]) -> tuple[Any, Any]:
+    """The shop's and the catalog's URLs: the environment's, or private servers with their
+    change streams on when a mode reads streams."""
+    from world.urls import DbUrl
+
     shop_url = os.environ.get("SHOP_DATABASE_URL", SHOP_URL)
     catalog_url = os.environ.get("CATALOG_DATABASE_URL", CATALOG_URL)
-    modes = ["cursor", "stream"] if args.capture == "both" else [args.capture]
     if "stream" in modes and not os.environ.get("SHOP_DATABASE_URL"):
         from world.stream_servers import kept_servers
 
@@ -167,37 +205,43 @@ def main(argv: list[str] | None = None) -> int:
         shop_url = mysql_admin.with_database("shopsphere_bench_shop").sqlalchemy()
         catalog_url = pg_admin.with_database("shopsphere_bench_catalog").sqlalchemy()
         print(f"stream-enabled servers: MariaDB :{mysql_admin.port}, PostgreSQL :{pg_admin.port}")
-    env = {**os.environ}
-    py = sys.executable
+    return DbUrl.parse(shop_url), DbUrl.parse(catalog_url)
 
-    from world.urls import DbUrl
 
-    shop, catalog = DbUrl.parse(shop_url), DbUrl.parse(catalog_url)
-    if not args.reuse_world or not (Path(world_dir) / "manifest.json").exists():
-        print(f"creating a world of {args.orders:,} orders ...", flush=True)
-        done = subprocess.run(
-            [
-                py,
-                "-m",
-                "world",
-                "--world-dir",
-                world_dir,
-                "create",
-                "--orders",
-                str(args.orders),
-                "--shop-url",
-                shop_url,
-                "--catalog-url",
-                catalog_url,
-            ],
-            cwd=ROOT,
-            env=env,
-            check=False,
-        )
-        if done.returncode:
-            return done.returncode
+def ensure_world(
+    args: argparse.Namespace, world_dir: str, shop_url: str, catalog_url: str, env: dict[str, str]
+) -> None:
+    if args.reuse_world and (Path(world_dir) / "manifest.json").exists():
+        return
+    print(f"creating a world of {args.orders:,} orders ...", flush=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "world",
+            "--world-dir",
+            world_dir,
+            "create",
+            "--orders",
+            str(args.orders),
+            "--shop-url",
+            shop_url,
+            "--catalog-url",
+            catalog_url,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    if done.returncode:
+        raise StepFailed(done.returncode)
 
-    results: dict[str, dict[str, object]] = {}
+
+def direct_paths(
+    args: argparse.Namespace, work: Path, shop: Any, catalog: Any, env: dict[str, str]
+) -> dict[str, dict[str, object]]:
+    """The direct path per source (the best of its partition counts): the floor a loader is
+    measured against."""
     cx_url = f"mysql://{shop.user or 'root'}{':' + shop.password if shop.password else ''}@{shop.host}:{shop.port or 3306}/{shop.database}"
     direct: dict[str, dict[str, object]] = {}
     for source, kind, url, tables in (
@@ -206,32 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         best = None
         for partitions in [1, 2] if kind == "mysql" else [1]:
-            runs = []
-            for _ in range(args.repeat):
-                with tempfile.TemporaryDirectory(dir=work) as tmp:
-                    wall, rss, out, rc = measured(
-                        [
-                            py,
-                            "-c",
-                            DIRECT,
-                            kind,
-                            url,
-                            f"{tmp}/direct.duckdb",
-                            str(partitions),
-                            json.dumps(tables),
-                        ],
-                        env,
-                    )
-                if rc:
-                    return rc
-                runs.append(
-                    {
-                        "wall": wall,
-                        "rss": rss,
-                        "tables": json.loads(out.strip().splitlines()[-1]),
-                        "partitions": partitions,
-                    }
-                )
+            runs = [
+                direct_run(work, kind, url, partitions, tables, env) for _ in range(args.repeat)
+            ]
             run = median_run(runs)
             if best is None or run["wall"] < best["wall"]:
                 best = run
@@ -241,47 +262,90 @@ def main(argv: list[str] | None = None) -> int:
             f"direct path {source}: {best['wall']:.1f} s (partitions={best['partitions']}), peak RSS {best['rss']:.0f} MB",
             flush=True,
         )
+    return direct
 
+
+def direct_run(
+    work: Path, kind: str, url: str, partitions: int, tables: dict[str, str], env: dict[str, str]
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        wall, rss, out, rc = measured(
+            [
+                sys.executable,
+                "-c",
+                DIRECT,
+                kind,
+                url,
+                f"{tmp}/direct.duckdb",
+                str(partitions),
+                json.dumps(tables),
+            ],
+            env,
+        )
+    if rc:
+        raise StepFailed(rc)
+    tables_seen = json.loads(out.strip().splitlines()[-1])
+    return {"wall": wall, "rss": rss, "tables": tables_seen, "partitions": partitions}
+
+
+def loader_env(
+    work: Path, mode: str, shop: Any, catalog: Any, env: dict[str, str]
+) -> dict[str, str]:
+    """The loaders' settings for one capture mode, on a warehouse and dlt folder of its own."""
+    return {
+        **env,
+        "SOURCES__SHOP__CREDENTIALS": shop.sqlalchemy(),
+        "SOURCES__CATALOG__CREDENTIALS": catalog.sqlalchemy(),
+        "SOURCES__SHOP__CAPTURE": mode,
+        "SOURCES__CATALOG__CAPTURE": mode,
+        "SHOPSPHERE_DUCKDB_PATH": str(work / f"warehouse_{mode}.duckdb"),
+        "SHOPSPHERE_PIPELINES_DIR": str(work / f"dlt_{mode}"),
+    }
+
+
+def full_loads(
+    args: argparse.Namespace, work: Path, mode: str, catalog: Any, lenv: dict[str, str]
+) -> dict[str, dict[str, object]]:
+    """Each SQL source loaded in full, on a new warehouse."""
     import shutil
 
-    full: dict[str, dict[str, dict[str, object]]] = {m: {} for m in modes}
-    incremental: dict[str, dict[str, dict[str, object]]] = {m: {} for m in modes}
-    idle: dict[str, dict[str, object]] = {}
-    lenvs = {}
-    for mode in modes:
-        warehouse = work / f"warehouse_{mode}.duckdb"
-        for path in (warehouse, Path(str(warehouse) + ".wal")):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(work / f"dlt_{mode}", ignore_errors=True)
-        lenvs[mode] = lenv = {
-            **env,
-            "SOURCES__SHOP__CREDENTIALS": shop.sqlalchemy(),
-            "SOURCES__CATALOG__CREDENTIALS": catalog.sqlalchemy(),
-            "SOURCES__SHOP__CAPTURE": mode,
-            "SOURCES__CATALOG__CAPTURE": mode,
-            "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
-            "SHOPSPHERE_PIPELINES_DIR": str(work / f"dlt_{mode}"),
-        }
-        if mode == "stream":  # a fresh slot: the last benchmark's would start behind
-            _drop_slots(catalog)
-        for source in ("shop", "catalog"):
-            runs = []
-            for _ in range(args.repeat):
-                wall, rss, _, rc = measured(
-                    [py, "-m", "loaders.run", "--source", source, "--full-refresh"], lenv
-                )
-                if rc:
-                    return rc
-                runs.append({"wall": wall, "rss": rss, "tables": audit(str(warehouse))})
-            full[mode][source] = median_run(runs)
-            print(
-                f"loader full {source} ({mode}): {full[mode][source]['wall']:.1f} s, "
-                f"peak RSS {full[mode][source]['rss']:.0f} MB",
-                flush=True,
+    warehouse = work / f"warehouse_{mode}.duckdb"
+    for path in (warehouse, Path(str(warehouse) + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(work / f"dlt_{mode}", ignore_errors=True)
+    if mode == "stream":  # a fresh slot: the last benchmark's would start behind
+        _drop_slots(catalog)
+    full: dict[str, dict[str, object]] = {}
+    for source in ("shop", "catalog"):
+        runs = []
+        for _ in range(args.repeat):
+            wall, rss, _, rc = measured(
+                [sys.executable, "-m", "loaders.run", "--source", source, "--full-refresh"], lenv
             )
+            if rc:
+                raise StepFailed(rc)
+            runs.append({"wall": wall, "rss": rss, "tables": audit(str(warehouse))})
+        full[source] = median_run(runs)
+        print(
+            f"loader full {source} ({mode}): {full[source]['wall']:.1f} s, "
+            f"peak RSS {full[source]['rss']:.0f} MB",
+            flush=True,
+        )
+    return full
 
+
+def change_world(args: argparse.Namespace, world_dir: str, env: dict[str, str]) -> None:
     done = subprocess.run(
-        [py, "-m", "world", "--world-dir", world_dir, "change", "--fraction", str(args.fraction)],
+        [
+            sys.executable,
+            "-m",
+            "world",
+            "--world-dir",
+            world_dir,
+            "change",
+            "--fraction",
+            str(args.fraction),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -290,33 +354,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     if done.returncode:
         sys.stderr.write(done.stderr)
-        return done.returncode
-    for mode in modes:
-        warehouse = work / f"warehouse_{mode}.duckdb"
-        for source in ("shop", "catalog"):
-            wall, rss, _, rc = measured([py, "-m", "loaders.run", "--source", source], lenvs[mode])
-            if rc:
-                return rc
-            incremental[mode][source] = {"wall": wall, "rss": rss, "tables": audit(str(warehouse))}
-            print(
-                f"loader incremental {source} ({mode}): {wall:.1f} s, peak RSS {rss:.0f} MB",
-                flush=True,
-            )
-        # Nothing changed since: both SQL sources in one run, as the schedule runs them.
-        wall, rss, _, rc = measured(
-            [py, "-m", "loaders.run", "--source", "shop", "--source", "catalog"], lenvs[mode]
-        )
-        if rc:
-            return rc
-        idle[mode] = {"wall": wall, "rss": rss}
-        print(f"loader with no change, shop and catalog ({mode}): {wall:.1f} s", flush=True)
+        raise StepFailed(done.returncode)
 
-    for mode in modes:
-        print_table(direct, full[mode], incremental[mode], args, mode)
-    print_modes(full, incremental, idle, modes)
-    results.update(direct=direct, full=full, incremental=incremental, idle=idle)
-    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    return 0
+
+def day_loads(
+    work: Path, mode: str, lenv: dict[str, str]
+) -> tuple[dict[str, dict[str, object]], dict[str, object]]:
+    """Each SQL source's incremental load after the day, then both with nothing new."""
+    warehouse = work / f"warehouse_{mode}.duckdb"
+    incremental: dict[str, dict[str, object]] = {}
+    for source in ("shop", "catalog"):
+        wall, rss, _, rc = measured([sys.executable, "-m", "loaders.run", "--source", source], lenv)
+        if rc:
+            raise StepFailed(rc)
+        incremental[source] = {"wall": wall, "rss": rss, "tables": audit(str(warehouse))}
+        print(
+            f"loader incremental {source} ({mode}): {wall:.1f} s, peak RSS {rss:.0f} MB",
+            flush=True,
+        )
+    # Nothing changed since: both SQL sources in one run, as the schedule runs them.
+    wall, rss, _, rc = measured(
+        [sys.executable, "-m", "loaders.run", "--source", "shop", "--source", "catalog"], lenv
+    )
+    if rc:
+        raise StepFailed(rc)
+    print(f"loader with no change, shop and catalog ({mode}): {wall:.1f} s", flush=True)
+    return incremental, {"wall": wall, "rss": rss}
 
 
 def _drop_slots(catalog: object) -> None:
@@ -327,75 +390,6 @@ def _drop_slots(catalog: object) -> None:
             "select pg_drop_replication_slot(slot_name) from pg_replication_slots "
             "where database = current_database() and not active"
         )
-
-
-def print_modes(full: dict, incremental: dict, idle: dict, modes: list[str]) -> None:  # type: ignore[type-arg]
-    """Stream and cursor side by side: each source's process wall seconds."""
-    print("\nCapture modes side by side (process wall seconds)")
-    head = f"{'source':<10}{'mode':<8}{'full s':>9}{'incr s':>9}{'incr/full':>11}{'RSS full':>10}{'RSS incr':>10}"
-    print(head)
-    print("-" * len(head))
-    for source in ("shop", "catalog"):
-        for mode in modes:
-            f, i = full[mode][source], incremental[mode][source]
-            print(
-                f"{source:<10}{mode:<8}{f['wall']:>9.1f}{i['wall']:>9.1f}{i['wall'] / f['wall']:>11.1%}"
-                f"{f['rss']:>10.0f}{i['rss']:>10.0f}"
-            )
-    for mode in modes:
-        print(f"no change, shop and catalog ({mode}): {idle[mode]['wall']:.1f} s (target <= 2 s)")
-
-
-def print_table(
-    direct: dict, full: dict, incremental: dict, args: argparse.Namespace, mode: str = "cursor"
-) -> None:  # type: ignore[type-arg]
-    print(
-        f"\nLoader benchmark ({mode}): {args.orders:,} orders, incremental after a {args.fraction:.0%} day of change"
-    )
-    print(
-        f"machine: {os.cpu_count()} cores; direct path = connectorx into DuckDB (MySQL), DuckDB postgres scanner (PostgreSQL)\n"
-    )
-    head = (
-        f"{'table':<26}{'rows':>11}{'direct s':>10}{'direct r/s':>12}{'full s':>9}{'full r/s':>11}"
-        f"{'full/direct':>12}{'incr rows':>11}{'incr s':>8}{'incr/full':>10}"
-    )
-    print(head)
-    print("-" * len(head))
-    for source, tables in (("shop", SHOP_TABLES), ("catalog", CATALOG_TABLES)):
-        d_total = f_total = i_total = 0.0
-        rows_total = 0
-        for t in tables:
-            d_s, rows = direct[source]["tables"][t]
-            f = full[source]["tables"][f"{source}.{t}"]
-            i = incremental[source]["tables"][f"{source}.{t}"]
-            ratio = (rows / f["seconds"]) / (rows / d_s) if f["seconds"] and d_s else 0
-            print(
-                f"{source + '.' + t:<26}{rows:>11,}{d_s:>10.2f}{rows / d_s:>12,.0f}{f['seconds']:>9.2f}"
-                f"{rows / f['seconds'] if f['seconds'] else 0:>11,.0f}{ratio:>12.2f}"
-                f"{int(i['loaded']) + int(i['deleted']):>11,}{i['seconds']:>8.2f}{i['seconds'] / f['seconds']:>10.1%}"
-            )
-            d_total += d_s
-            f_total += f["seconds"]
-            i_total += i["seconds"]
-            rows_total += rows
-        dw, fw, iw = direct[source]["wall"], full[source]["wall"], incremental[source]["wall"]
-        print(
-            f"{source + ' (tables)':<26}{rows_total:>11,}{d_total:>10.2f}{rows_total / d_total:>12,.0f}{f_total:>9.2f}"
-            f"{rows_total / f_total:>11,.0f}{(d_total / f_total):>12.2f}{'':>11}{i_total:>8.2f}{i_total / f_total:>10.1%}"
-        )
-        print(
-            f"{source + ' (process wall)':<26}{rows_total:>11,}{dw:>10.2f}{rows_total / dw:>12,.0f}{fw:>9.2f}"
-            f"{rows_total / fw:>11,.0f}{dw / fw:>12.2f}{'':>11}{iw:>8.2f}{iw / fw:>10.1%}"
-        )
-        print()
-    print(
-        "peak RSS (MB):  "
-        + "  ".join(
-            f"{s}: direct {direct[s]['rss']:.0f}, full {full[s]['rss']:.0f}, incremental {incremental[s]['rss']:.0f}"
-            for s in ("shop", "catalog")
-        )
-    )
-    print("targets: full/direct >= 0.80 per source; incr/full <= 5%; peak RSS < 1024 MB")
 
 
 if __name__ == "__main__":

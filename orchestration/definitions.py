@@ -123,11 +123,33 @@ def watch_sensor(daily: Any) -> dg.SensorDefinition:
 def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
     cfg = cfg or settings()
     project = dbt_project(cfg)
-    names = registry.NAMES
-    loads = [raw_assets(source, cfg) for source in names]
+    loads = [raw_assets(source, cfg) for source in registry.NAMES]
     dbt_build = dbt_assets_for(cfg, project)
     docs = docs_asset(cfg, dbt_build)
     reports = reports_asset(cfg, dbt_build)
+    daily, intraday, hubspot_hourly, per_source = load_jobs(loads, docs, reports)
+    history_tests = history_tests_job(cfg, [spec.name for spec in registry.sql_sources()])
+    schedules = schedules_for(cfg, daily, history_tests, intraday, hubspot_hourly)
+    return dg.Definitions(
+        assets=[*loads, dbt_build, docs, reports],
+        jobs=[daily, intraday, hubspot_hourly, history_tests, *per_source],
+        schedules=schedules,
+        sensors=[failure_sensor(cfg), watch_sensor(daily)],
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=project,
+                profiles_dir=str(project.profiles_dir),
+                target=cfg.dbt_target,
+                dbt_executable=cfg.dbt_executable,
+            )
+        },
+    )
+
+
+def load_jobs(loads: list[Any], docs: Any, reports: Any) -> tuple[Any, Any, Any, list[Any]]:
+    """The daily job (everything), the intraday one (the SQL sources from their change streams
+    and what is downstream of them), HubSpot's hourly one, and one on-demand job per source."""
+    names = registry.NAMES
     daily = dg.define_asset_job(
         "daily",
         selection=dg.AssetSelection.all(),
@@ -169,7 +191,14 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
         )
         for source, load in zip(names, loads, strict=True)
     ]
-    history_tests = history_tests_job(cfg, [spec.name for spec in registry.sql_sources()])
+    return daily, intraday, hubspot_hourly, per_source
+
+
+def schedules_for(
+    cfg: Settings, daily: Any, history_tests: Any, intraday: Any, hubspot_hourly: Any
+) -> list[dg.ScheduleDefinition]:
+    """The daily and weekly schedules, always running; the intraday and HubSpot ones gated by
+    their settings and giving way to a run of their own job or the daily one."""
     schedules = [
         dg.ScheduleDefinition(
             name=name,
@@ -201,20 +230,7 @@ def build_definitions(cfg: Settings | None = None) -> dg.Definitions:
             gives_way_to=("daily", "hubspot_hourly"),
         ),
     ]
-    return dg.Definitions(
-        assets=[*loads, dbt_build, docs, reports],
-        jobs=[daily, intraday, hubspot_hourly, history_tests, *per_source],
-        schedules=schedules,
-        sensors=[failure_sensor(cfg), watch_sensor(daily)],
-        resources={
-            "dbt": DbtCliResource(
-                project_dir=project,
-                profiles_dir=str(project.profiles_dir),
-                target=cfg.dbt_target,
-                dbt_executable=cfg.dbt_executable,
-            )
-        },
-    )
+    return schedules
 
 
 defs = build_definitions()

@@ -192,23 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-            if token not in api.config.tokens and token not in api.config.tokens_without_scopes:
-                status = 401
-                raise ApiError(
-                    401,
-                    "INVALID_AUTHENTICATION",
-                    "Authentication credentials not found. This API supports OAuth 2.0 authentication "
-                    "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                )
-            if token in api.config.tokens_without_scopes:
-                status = 403
-                raise missing_scopes_error({"requiredScopes": ["crm.objects.contacts.read"]})
-            scope = next(
-                (v for k, v in api.config.missing_scopes.items() if path.startswith(k)), None
-            )
-            if scope is not None:
-                status = 403
-                raise missing_scopes_error({"requiredGranularScopes": [scope]})
+            authorize(api.config, token, path)
             is_search = path.endswith("/search")
             headers, limited, wait = api.limiter.check(token, is_search)
             if limited is not None:
@@ -219,21 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
             truncate = fault is not None and fault.truncate
             if fault is not None and not truncate:
                 status = fault.status
-                extra = (
-                    {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                )
-                body = (
-                    rate_limit_body(
-                        "You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING"
-                    )
-                    if fault.status == 429
-                    else {
-                        "status": "error",
-                        "message": "Internal error",
-                        "correlationId": str(uuid.uuid4()),
-                        "category": "INTERNAL_ERROR",
-                    }
-                )
+                body, extra = fault_response(fault)
                 self._send(fault.status, body, {**headers, **extra})
                 return
             if api.config.latency_ms:
@@ -308,3 +278,37 @@ def serve(store_path: str, host: str, port: int, config: EmulatorConfig) -> None
         pass
     finally:
         emulator.httpd.server_close()
+
+
+def authorize(config: EmulatorConfig, token: str, path: str) -> None:
+    """HubSpot's 401 for a token it does not know, and 403 `MISSING_SCOPES` for a private app
+    without the scope an endpoint needs."""
+    if token not in config.tokens and token not in config.tokens_without_scopes:
+        raise ApiError(
+            401,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication "
+            "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        )
+    if token in config.tokens_without_scopes:
+        raise missing_scopes_error({"requiredScopes": ["crm.objects.contacts.read"]})
+    scope = next((v for k, v in config.missing_scopes.items() if path.startswith(k)), None)
+    if scope is not None:
+        raise missing_scopes_error({"requiredGranularScopes": [scope]})
+
+
+def fault_response(fault: Fault) -> tuple[dict[str, Any], dict[str, str]]:
+    """The body and extra headers of an injected fault: HubSpot's 429 or an internal error."""
+    extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    if fault.status == 429:
+        body = rate_limit_body(
+            "You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING"
+        )
+    else:
+        body = {
+            "status": "error",
+            "message": "Internal error",
+            "correlationId": str(uuid.uuid4()),
+            "category": "INTERNAL_ERROR",
+        }
+    return body, extra
