@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark"  # noqa: S105 - the emulator's own
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -36,23 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-per-second", type=int, default=5)
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--work-dir", default="data/bench-hubspot")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from world.change import apply_hubspot_change
-    from world.config import WorldConfig
-    from world.generate import generate
     from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
-    from world.hubspot.store import HubSpotStore
 
     work = Path(args.work_dir).resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    print(f"generating a portal of {args.contacts:,} contacts ...", flush=True)
-    world = generate(WorldConfig(orders=args.orders, seed=11, contacts=args.contacts))
-    store = HubSpotStore(str(work / "hubspot.sqlite"))
-    store.recreate()
-    counts = store.load(world.db, "2025-01-01T00:00:00.000Z")
-    del world
+    store, counts = make_portal(args, work)
     config = EmulatorConfig(
         tokens={TOKEN},
         interval_max=args.interval_max,
@@ -76,32 +71,61 @@ def main(argv: list[str] | None = None) -> int:
                     "change: " + ", ".join(f"{k} {v}" for k, v in report.counts.items()), flush=True
                 )
             emulator.reset_stats()
-            started = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "loaders.run", "--source", "hubspot"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            seconds = time.perf_counter() - started
-            if done.returncode:
-                sys.stderr.write(done.stderr[-3000:])
-                return done.returncode
-            stats = dict(emulator.stats)
-            line = next(
-                (x for x in done.stderr.splitlines() if x.strip().startswith("hubspot:")), ""
-            )
-            with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
-                tables = con.sql(
-                    """select table_name, load_mode, rows_extracted, rows_loaded
-                       from loader_audit.load_runs where run_id = (select run_id from loader_audit.load_runs
-                       order by run_finished_at desc limit 1) order by table_name"""
-                ).fetchall()
-            runs.append((label, seconds, stats, line.strip(), tables))
-            print(f"{label}: {seconds:.1f} s, {stats.get('requests', 0)} requests", flush=True)
+            run = load_once(label, work, env, emulator)
+            if isinstance(run, int):
+                return run
+            runs.append(run)
+    print_runs(args, counts, runs)
+    return 0
 
+
+def make_portal(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, int]]:
+    """A new portal of `--contacts` contacts in WORK_DIR, and what it holds."""
+    from world.config import WorldConfig
+    from world.generate import generate
+    from world.hubspot.store import HubSpotStore
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    print(f"generating a portal of {args.contacts:,} contacts ...", flush=True)
+    world = generate(WorldConfig(orders=args.orders, seed=11, contacts=args.contacts))
+    store = HubSpotStore(str(work / "hubspot.sqlite"))
+    store.recreate()
+    counts = store.load(world.db, "2025-01-01T00:00:00.000Z")
+    return store, counts
+
+
+def load_once(label: str, work: Path, env: dict[str, str], emulator: Any) -> tuple[Any, ...] | int:
+    """One HubSpot load, measured: (label, seconds, the emulator's stats, what the loader said,
+    the audit's tables), or the loader's exit code when it failed."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "loaders.run", "--source", "hubspot"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.stderr.write(done.stderr[-3000:])
+        return done.returncode
+    stats = dict(emulator.stats)
+    line = next((x for x in done.stderr.splitlines() if x.strip().startswith("hubspot:")), "")
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        tables = con.sql(
+            """select table_name, load_mode, rows_extracted, rows_loaded
+               from loader_audit.load_runs where run_id = (select run_id from loader_audit.load_runs
+               order by run_finished_at desc limit 1) order by table_name"""
+        ).fetchall()
+    print(f"{label}: {seconds:.1f} s, {stats.get('requests', 0)} requests", flush=True)
+    return (label, seconds, stats, line.strip(), tables)
+
+
+def print_runs(
+    args: argparse.Namespace, counts: dict[str, int], runs: list[tuple[Any, ...]]
+) -> None:
     print(
         f"\nHubSpot benchmark: {counts['contacts']:,} contacts, {counts['companies']:,} companies, "
         f"{counts['deals']:,} deals, {counts['email_events']:,} email events"
@@ -124,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             + "  (loaded/extracted)"
         )
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ SHOP_TABLES = ["customers", "orders", "order_items", "payments"]
 CATALOG_TABLES = ["categories", "products", "inventory_levels"]
 
 
-def print_modes(full: dict, incremental: dict, idle: dict, modes: list[str]) -> None:  # type: ignore[type-arg]
+def print_modes(full: dict, incremental: dict, idle: dict, modes: list[str]) -> None:
     """Stream and cursor side by side: each source's process wall seconds."""
     print("\nCapture modes side by side (process wall seconds)")
     head = f"{'source':<10}{'mode':<8}{'full s':>9}{'incr s':>9}{'incr/full':>11}{'RSS full':>10}{'RSS incr':>10}"
@@ -29,7 +29,7 @@ def print_modes(full: dict, incremental: dict, idle: dict, modes: list[str]) -> 
 
 def print_table(
     direct: dict, full: dict, incremental: dict, args: argparse.Namespace, mode: str = "cursor"
-) -> None:  # type: ignore[type-arg]
+) -> None:
     print(
         f"\nLoader benchmark ({mode}): {args.orders:,} orders, incremental after a {args.fraction:.0%} day of change"
     )

@@ -93,7 +93,7 @@ def measured(argv: list[str], env: dict[str, str]) -> tuple[float, float, str, i
     err_chunks: list[str] = []
     import threading
 
-    def drain(stream, sink):  # type: ignore[no-untyped-def]
+    def drain(stream, sink):
         for line in stream:
             sink.append(line)
 
@@ -254,7 +254,7 @@ def direct_paths(
                 direct_run(work, kind, url, partitions, tables, env) for _ in range(args.repeat)
             ]
             run = median_run(runs)
-            if best is None or run["wall"] < best["wall"]:
+            if best is None or float(run["wall"]) < float(best["wall"]):  # type: ignore[arg-type]
                 best = run
         assert best is not None
         direct[source] = best

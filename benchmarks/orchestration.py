@@ -39,7 +39,7 @@ from typing import Any
 
 import psutil
 import requests
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
@@ -78,7 +78,7 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(f"stopped by signal {signum}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -89,75 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--intraday", type=int, default=0, help="changes to follow intraday")
     parser.add_argument("--intraday-cron", default="* * * * *")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
     from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
-    from world.urls import DbUrl
 
+    args = parse_args(argv)
     work = Path(args.work_dir).resolve()
-    world_dir = work / "world"
-    py = sys.executable
-    shop_url = os.environ.get(
-        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_ops_shop"
-    )
-    catalog_url = os.environ.get(
-        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_ops_catalog"
-    )
-    if not args.reuse_world or not (world_dir / "manifest.json").exists():
-        print(f"-- world: {args.orders:,} orders ...", flush=True)
-        subprocess.run(
-            [
-                py,
-                "-m",
-                "world",
-                "--world-dir",
-                str(world_dir),
-                "create",
-                "--orders",
-                str(args.orders),
-                "--shop-url",
-                shop_url,
-                "--catalog-url",
-                catalog_url,
-            ],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    manifest = json.loads((world_dir / "manifest.json").read_text())
-    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "dlt", "dagster_home", "target"):
-        path = work / stale
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    home = work / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-
+    manifest = ensure_world(args, work / "world")
+    home = fresh_home(work)
     limits = EmulatorConfig(
         tokens={TOKEN}, interval_max=1_000_000, search_per_second=1_000, daily_max=10**9
     )
     emulator = HubSpotEmulator(manifest["hubspot_store"], limits).start()
-    bin_dir = Path(py).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    env.update(
-        SOURCES__SHOP__CREDENTIALS=DbUrl.parse(manifest["shop_url"]).sqlalchemy(),
-        SOURCES__CATALOG__CREDENTIALS=DbUrl.parse(manifest["catalog_url"]).sqlalchemy(),
-        SOURCES__HUBSPOT__ACCESS_TOKEN=TOKEN,
-        SOURCES__HUBSPOT__BASE_URL=emulator.base_url,
-        SHOPSPHERE_DUCKDB_PATH=str(work / "warehouse.duckdb"),
-        SHOPSPHERE_PIPELINES_DIR=str(work / "dlt"),
-        DBT_PROFILES_DIR=str(ROOT),
-        DBT_TARGET_PATH=str(work / "target"),
-        DAGSTER_HOME=str(home),
-        SHOPSPHERE_DAILY_CRON=once_in(minutes=3) if args.intraday else "* * * * *",
-        SHOPSPHERE_SCHEDULE_TIMEZONE="UTC",
-        SHOPSPHERE_INTRADAY="on" if args.intraday else "off",
-        SHOPSPHERE_INTRADAY_CRON=args.intraday_cron,
-        RUNTIME__LOG_LEVEL="WARNING",
-        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
+    env = bench_env(args, work, home, manifest, emulator.base_url)
+    bin_dir = Path(sys.executable).parent
     # dagster runs in a session of its own (so that its whole group can be killed): turn
     # SIGTERM into an exception, so that the clean-up below stops it too.
     signal.signal(signal.SIGTERM, _terminate)
@@ -172,21 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    idle: tuple[float, int] = (0.0, 0)
-    peak: tuple[float, int] = (0.0, 0)
-    run: dict[str, Any] | None = None
     try:
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            rss = tree_rss_mb(dev.pid)
-            run = scheduled_run(url)
-            if run is None:
-                idle = rss  # the orchestrator up and waiting: the last sample before the run
-                continue
-            peak = max(peak, rss)
-            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-                break
+        run, idle, peak = watch_daily_run(dev.pid, url, args.timeout)
         if run is not None and run["status"] == "SUCCESS" and args.intraday:
             latencies = follow_changes(
                 args.intraday, args.intraday_cron, manifest["shop_url"], work / "warehouse.duckdb"
@@ -203,8 +137,114 @@ def main(argv: list[str] | None = None) -> int:
         log.close()
     if run is None:
         raise SystemExit(f"benchmark: no scheduled run within {args.timeout:.0f} s; see {log.name}")
+    print_run(run, manifest.get("orders", args.orders), idle, peak)
+    if run["status"] == "SUCCESS" and args.intraday:
+        print_intraday(latencies, intraday, args.intraday_cron)
+    return 0 if run["status"] == "SUCCESS" else 1
+
+
+def ensure_world(args: argparse.Namespace, world_dir: Path) -> dict[str, Any]:
+    """The world's manifest, after creating the world unless one is kept (`--reuse-world`)."""
+    shop_url = os.environ.get(
+        "SHOP_DATABASE_URL", "mysql://root@127.0.0.1:3306/shopsphere_ops_shop"
+    )
+    catalog_url = os.environ.get(
+        "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_ops_catalog"
+    )
+    if not args.reuse_world or not (world_dir / "manifest.json").exists():
+        print(f"-- world: {args.orders:,} orders ...", flush=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "world",
+                "--world-dir",
+                str(world_dir),
+                "create",
+                "--orders",
+                str(args.orders),
+                "--shop-url",
+                shop_url,
+                "--catalog-url",
+                catalog_url,
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    manifest: dict[str, Any] = json.loads((world_dir / "manifest.json").read_text())
+    return manifest
+
+
+def fresh_home(work: Path) -> Path:
+    """A new warehouse, dlt folder, target folder and Dagster home (the project's dagster.yaml)."""
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "dlt", "dagster_home", "target"):
+        path = work / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    home = work / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def bench_env(
+    args: argparse.Namespace, work: Path, home: Path, manifest: dict[str, Any], hubspot_url: str
+) -> dict[str, str]:
+    """Dagster's environment: the world's sources, the schedules due now, quiet loaders."""
+    from world.urls import DbUrl
+
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(
+        SOURCES__SHOP__CREDENTIALS=DbUrl.parse(manifest["shop_url"]).sqlalchemy(),
+        SOURCES__CATALOG__CREDENTIALS=DbUrl.parse(manifest["catalog_url"]).sqlalchemy(),
+        SOURCES__HUBSPOT__ACCESS_TOKEN=TOKEN,
+        SOURCES__HUBSPOT__BASE_URL=hubspot_url,
+        SHOPSPHERE_DUCKDB_PATH=str(work / "warehouse.duckdb"),
+        SHOPSPHERE_PIPELINES_DIR=str(work / "dlt"),
+        DBT_PROFILES_DIR=str(ROOT),
+        DBT_TARGET_PATH=str(work / "target"),
+        DAGSTER_HOME=str(home),
+        SHOPSPHERE_DAILY_CRON=once_in(minutes=3) if args.intraday else "* * * * *",
+        SHOPSPHERE_SCHEDULE_TIMEZONE="UTC",
+        SHOPSPHERE_INTRADAY="on" if args.intraday else "off",
+        SHOPSPHERE_INTRADAY_CRON=args.intraday_cron,
+        RUNTIME__LOG_LEVEL="WARNING",
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return env
+
+
+def watch_daily_run(
+    pid: int, url: str, timeout: float
+) -> tuple[dict[str, Any] | None, tuple[float, int], tuple[float, int]]:
+    """The scheduled daily run once it ends (None when none ran in time), with the
+    orchestrator's RSS while it waited and its peak during the run (MB, processes)."""
+    idle: tuple[float, int] = (0.0, 0)
+    peak: tuple[float, int] = (0.0, 0)
+    run: dict[str, Any] | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        rss = tree_rss_mb(pid)
+        run = scheduled_run(url)
+        if run is None:
+            idle = rss  # the orchestrator up and waiting: the last sample before the run
+            continue
+        peak = max(peak, rss)
+        if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+    return run, idle, peak
+
+
+def print_run(
+    run: dict[str, Any], orders: int, idle: tuple[float, int], peak: tuple[float, int]
+) -> None:
     print(
-        f"\n{manifest.get('orders', args.orders):,} orders: scheduled daily run {run['runId'][:8]} {run['status']} "
+        f"\n{orders:,} orders: scheduled daily run {run['runId'][:8]} {run['status']} "
         f"in {run['endTime'] - run['startTime']:.0f} s"
     )
     print(f"\n{'step':<14} {'status':<10} {'seconds':>8}")
@@ -215,9 +255,6 @@ def main(argv: list[str] | None = None) -> int:
         f"\norchestrator RSS  idle {idle[0]:,.0f} MB ({idle[1]} processes), "
         f"peak during the run {peak[0]:,.0f} MB ({peak[1]} processes)"
     )
-    if run["status"] == "SUCCESS" and args.intraday:
-        print_intraday(latencies, intraday, args.intraday_cron)
-    return 0 if run["status"] == "SUCCESS" else 1
 
 
 def once_in(minutes: int) -> str:
@@ -250,19 +287,19 @@ def follow_changes(n: int, cron: str, shop_url: str, warehouse: Path) -> list[fl
         time.sleep(rng.uniform(0, period_seconds(cron)))
         with shop.connect() as conn, conn.cursor() as cur:
             cur.execute("select max(order_id) from orders")
-            (top,) = cur.fetchone()  # type: ignore[misc]
+            (top,) = cur.fetchone()
             cur.execute(
                 "select min(order_id) from orders where order_id >= %s",
                 (rng.randint(1, int(top)),),
             )
-            (order_id,) = cur.fetchone()  # type: ignore[misc]
+            (order_id,) = cur.fetchone()
             cur.execute(
                 "update orders set status = if(status = 'shipped', 'delivered', 'shipped') "
                 "where order_id = %s",
                 (order_id,),
             )
             cur.execute("select status from orders where order_id = %s", (order_id,))
-            (status,) = cur.fetchone()  # type: ignore[misc]
+            (status,) = cur.fetchone()
         committed = time.monotonic()
         while True:
             time.sleep(2)

@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -97,6 +98,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class StepRunner:
+    """Runs a benchmark's commands one by one, measuring each (wall seconds, peak RSS); a
+    failed one stops the benchmark with its output."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def __call__(self, name: str, phase: str, argv: list[str], env: dict[str, str]) -> Step:
+        print(f"-- {phase}: {name} ...", flush=True)
+        wall, rss, out, rc = measured(argv, env)
+        if rc:
+            print(out[-3000:])
+            raise SystemExit(f"benchmark: step '{phase}: {name}' failed (exit {rc})")
+        self.steps.append(Step(name, phase, wall, rss))
+        return self.steps[-1]
+
+
 def run_day(
     orders: int,
     fraction: float,
@@ -110,82 +128,30 @@ def run_day(
     """Create (or reuse) the world on the two database servers, then run and measure a full and
     an incremental day."""
     from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
-    from world.urls import DbUrl
 
     work = work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     world_dir = work / "world"
-    py = sys.executable
-    steps: list[Step] = []
-
-    def step(name: str, phase: str, argv: list[str], env: dict[str, str]) -> Step:
-        print(f"-- {phase}: {name} ...", flush=True)
-        wall, rss, out, rc = measured(argv, env)
-        if rc:
-            print(out[-3000:])
-            raise SystemExit(f"benchmark: step '{phase}: {name}' failed (exit {rc})")
-        steps.append(Step(name, phase, wall, rss))
-        return steps[-1]
-
+    step = StepRunner()
     if not reuse_world or not (world_dir / "manifest.json").exists():
-        world_cmd = [py, "-m", "world", "--world-dir", str(world_dir), "create"]
+        world_cmd = [sys.executable, "-m", "world", "--world-dir", str(world_dir), "create"]
         world_cmd += ["--orders", str(orders), "--shop-url", shop_url, "--catalog-url", catalog_url]
         if contacts:
             world_cmd += ["--contacts", str(contacts)]
         step("create", "world", world_cmd, {**os.environ})
     manifest = json.loads((world_dir / "manifest.json").read_text())
-
-    warehouse = work / "warehouse_dbt.duckdb"
-    reuse_raw = reuse_raw and warehouse.exists()
-    if reuse_raw:
-        drop_dbt_schemas(warehouse)
-    else:
-        for stale in (warehouse, work / "warehouse_dbt.duckdb.wal"):
-            stale.unlink(missing_ok=True)
-        shutil.rmtree(work / "dlt_dbt", ignore_errors=True)
-    target = work / "target_dbt"
-    shutil.rmtree(target, ignore_errors=True)
-
+    warehouse, target, reuse_raw = fresh_warehouse(work, reuse_raw)
     limits = EmulatorConfig(
         tokens={TOKEN}, interval_max=1_000_000, search_per_second=1_000, daily_max=10**9
     )
     emulator = HubSpotEmulator(manifest["hubspot_store"], limits).start()
     slow: dict[str, list[tuple[str, float]]] = {}
     try:
-        base = {
-            k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))
-        }
-        env = {
-            **base,
-            "SOURCES__SHOP__CREDENTIALS": DbUrl.parse(manifest["shop_url"]).sqlalchemy(),
-            "SOURCES__CATALOG__CREDENTIALS": DbUrl.parse(manifest["catalog_url"]).sqlalchemy(),
-            "SOURCES__HUBSPOT__ACCESS_TOKEN": TOKEN,
-            "SOURCES__HUBSPOT__BASE_URL": emulator.base_url,
-            "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
-            "SHOPSPHERE_PIPELINES_DIR": str(work / "dlt_dbt"),
-            "DBT_PROFILES_DIR": str(ROOT),
-            "DBT_TARGET_PATH": str(target),
-            "DBT_LOG_PATH": str(target / "logs"),
-            "RUNTIME__LOG_LEVEL": "WARNING",
-        }
-        dbt = [str(Path(py).parent / "dbt")]
-        day = {
-            "loaders": [py, "-m", "loaders.run", "--source", "all"],
-            # The daily job's build: what has new data (orchestration.build_plan); the tests
-            # tagged history run weekly (below).
-            "dbt build": [
-                *(py, "-m", "orchestration.build_plan", "--"),
-                *("--target", "dev", "--exclude", "tag:history", "--quiet"),
-            ],
-            "dbt docs": [*dbt, "docs", "generate", "--target", "dev", "--quiet"],
-            "reports": [
-                *(py, "-m", "reports", "build", "--warehouse", str(warehouse)),
-                *("--target-path", str(target), "--out", str(work / "reports")),
-            ],
-        }
+        env = day_env(manifest, emulator.base_url, warehouse, work, target)
+        day = day_commands(warehouse, target, work)
         for phase in ("full", "incremental"):
             if phase == "incremental":
-                change = [py, "-m", "world", "--world-dir", str(world_dir), "change"]
+                change = [sys.executable, "-m", "world", "--world-dir", str(world_dir), "change"]
                 step(
                     "a day of change",
                     "world",
@@ -205,19 +171,74 @@ def run_day(
         # Nothing loaded since: the planned build finds nothing new and does not start dbt.
         step("dbt build", "no change", day["dbt build"], env)
         # The weekly job: every test on every row (not part of a day).
-        step(
-            "dbt test (history)",
-            "weekly",
-            [*dbt, "test", "--target", "dev", "--vars", "{test_history: true}", "--quiet"],
-            env,
-        )
+        dbt = str(Path(sys.executable).parent / "dbt")
+        weekly = [dbt, "test", "--target", "dev", "--vars", "{test_history: true}", "--quiet"]
+        step("dbt test (history)", "weekly", weekly, env)
     finally:
         emulator.stop()
     held = held_orders(warehouse)
-    for s in steps:
+    for s in step.steps:
         if s.phase != "world" and s.name != "loaders":
             s.rows = held
-    return Day(orders, fraction, steps, slow, warehouse)
+    return Day(orders, fraction, step.steps, slow, warehouse)
+
+
+def fresh_warehouse(work: Path, reuse_raw: bool) -> tuple[Path, Path, bool]:
+    """The warehouse and target folder a day builds into: new, or with the raw schemas a
+    previous run loaded kept (`reuse_raw`, when there is one) and dbt's dropped."""
+    warehouse = work / "warehouse_dbt.duckdb"
+    reuse_raw = reuse_raw and warehouse.exists()
+    if reuse_raw:
+        drop_dbt_schemas(warehouse)
+    else:
+        for stale in (warehouse, work / "warehouse_dbt.duckdb.wal"):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(work / "dlt_dbt", ignore_errors=True)
+    target = work / "target_dbt"
+    shutil.rmtree(target, ignore_errors=True)
+    return warehouse, target, reuse_raw
+
+
+def day_env(
+    manifest: dict[str, Any], hubspot_url: str, warehouse: Path, work: Path, target: Path
+) -> dict[str, str]:
+    """The loaders' and dbt's settings: the world's sources, this run's warehouse and target."""
+    from world.urls import DbUrl
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    return {
+        **base,
+        "SOURCES__SHOP__CREDENTIALS": DbUrl.parse(manifest["shop_url"]).sqlalchemy(),
+        "SOURCES__CATALOG__CREDENTIALS": DbUrl.parse(manifest["catalog_url"]).sqlalchemy(),
+        "SOURCES__HUBSPOT__ACCESS_TOKEN": TOKEN,
+        "SOURCES__HUBSPOT__BASE_URL": hubspot_url,
+        "SHOPSPHERE_DUCKDB_PATH": str(warehouse),
+        "SHOPSPHERE_PIPELINES_DIR": str(work / "dlt_dbt"),
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+        "RUNTIME__LOG_LEVEL": "WARNING",
+    }
+
+
+def day_commands(warehouse: Path, target: Path, work: Path) -> dict[str, list[str]]:
+    """A day's steps, in order, as the daily job runs them."""
+    py = sys.executable
+    dbt = str(Path(py).parent / "dbt")
+    return {
+        "loaders": [py, "-m", "loaders.run", "--source", "all"],
+        # The daily job's build: what has new data (orchestration.build_plan); the tests
+        # tagged history run weekly.
+        "dbt build": [
+            *(py, "-m", "orchestration.build_plan", "--"),
+            *("--target", "dev", "--exclude", "tag:history", "--quiet"),
+        ],
+        "dbt docs": [dbt, "docs", "generate", "--target", "dev", "--quiet"],
+        "reports": [
+            *(py, "-m", "reports", "build", "--warehouse", str(warehouse)),
+            *("--target-path", str(target), "--out", str(work / "reports")),
+        ],
+    }
 
 
 def drop_dbt_schemas(warehouse: Path) -> None:

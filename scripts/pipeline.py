@@ -184,7 +184,7 @@ def summarize(warehouse: str) -> None:
         failing = [
             (name, n)
             for name in stored
-            if (n := con.execute(f'select count(*) from test_failures."{name}"').fetchone()[0])
+            if (n := con.execute(f'select count(*) from test_failures."{name}"').fetchall()[0][0])
         ]
     print(
         f"\n    data tests that flagged rows (warn severity; an error fails the build): "

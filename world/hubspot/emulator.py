@@ -80,7 +80,7 @@ class HubSpotEmulator(HubSpotApi):
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> HubSpotEmulator:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -209,10 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
             if api.config.latency_ms:
                 time.sleep(api.config.latency_ms / 1000)
             try:
-                body = json.loads(raw) if raw else None
+                payload_in: Any = json.loads(raw) if raw else None
             except json.JSONDecodeError as exc:
                 raise ApiError(400, "VALIDATION_ERROR", f"Invalid input JSON: {exc}") from exc
-            result = api.route(method, path, parse_qs(parts.query), body)
+            result = api.route(method, path, parse_qs(parts.query), payload_in)
             status, payload = result if isinstance(result, tuple) else (200, result)
             self._send(status, payload, headers, truncate=truncate)
         except ApiError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -48,7 +49,7 @@ class MarketingDraws(Draws):
             )
 
     def _insert_rows(self, table: str, rows: list[tuple], columns: list[str]) -> None:
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+        cols: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
         arrow = pa.table({c: list(v) for c, v in zip(columns, cols, strict=True)})
         self.db.register(f"_{table}_rows", arrow)
         self.db.execute(f"drop table if exists {table}")
@@ -57,7 +58,8 @@ class MarketingDraws(Draws):
 
     def _campaign_tables(self) -> None:
         rng = self.rng
-        campaign_rows, email_rows = [], []
+        campaign_rows: list[tuple[Any, ...]] = []
+        email_rows: list[tuple[Any, ...]] = []
         sends: list[tuple[int, int, np.ndarray]] = []
         email_id, send_id = 150_000_001, 310_000_001
         with_email = np.flatnonzero(
@@ -162,7 +164,7 @@ def email_events(
         ]
         for who, created, typ in groups:
             parts["created"].append(np.minimum(created, as_of_ms - 1000))
-            parts["type"].append(np.broadcast_to(typ, len(who)).astype("int8"))
+            parts["type"].append(np.full(len(who), typ, dtype="int8"))
             parts["recipient"].append(recipients[who])
             parts["send"].append(np.full(len(who), send, dtype="int64"))
             parts["sent_idx"].append(offset + who)

@@ -195,12 +195,12 @@ class ShopDB:
     @contextlib.contextmanager
     def connect(self, database: bool = True) -> Iterator[Any]:
         if self.dialect == "sqlite":
-            conn = sqlite3.connect(self.url.database)
+            lite = sqlite3.connect(self.url.database)
             try:
-                yield conn
-                conn.commit()
+                yield lite
+                lite.commit()
             finally:
-                conn.close()
+                lite.close()
             return
         conn = pymysql.connect(
             host=self.url.host or "127.0.0.1",

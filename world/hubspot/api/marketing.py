@@ -77,7 +77,8 @@ class MarketingApi(Endpoints):
 
     def list_email_events(self, query: dict[str, list[str]]) -> dict[str, Any]:
         limit = min(1000, max(1, int(one_param(query, "limit", "100"))))
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         # The offset token is the position (created, seq) of the last event returned: newest
         # first. The page's upper bound on `created` (the end's, or the offset's) is one range,
         # so that SQLite starts its index walk there, not at the newest event (a page cost
