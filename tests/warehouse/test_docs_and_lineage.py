@@ -152,9 +152,7 @@ def _artifacts(world: BuiltWorld) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
-def test_every_model_and_public_column_is_described(
-    docs_url: str, built_warehouse: BuiltWorld
-) -> None:
+def test_every_model_and_column_is_described(docs_url: str, built_warehouse: BuiltWorld) -> None:
     manifest, catalog = _artifacts(built_warehouse)
     problems = []
     for uid, node in manifest["nodes"].items():
@@ -163,13 +161,13 @@ def test_every_model_and_public_column_is_described(
         layer = node["fqn"][1]
         if not node["description"].strip():
             problems.append(f"{node['name']}: no description")
-        if layer in ("marts", "data_quality"):
-            if "one row per" not in node["description"].lower():
-                problems.append(f"{node['name']}: the description does not state the grain")
-            built = catalog["nodes"][uid]["columns"]
-            for column in built:
-                if not node["columns"].get(column.lower(), {}).get("description"):
-                    problems.append(f"{node['name']}.{column}: not described")
+        if layer in ("marts", "data_quality") and "one row per" not in node["description"].lower():
+            problems.append(f"{node['name']}: the description does not state the grain")
+        # Every column of every model, staging and intermediate included: what it holds.
+        built = catalog["nodes"].get(uid, {}).get("columns", {})
+        for column in {*built, *node["columns"]}:
+            if not node["columns"].get(column.lower(), {}).get("description"):
+                problems.append(f"{node['name']}.{column}: not described")
         if layer == "marts" and not node["config"]["contract"]["enforced"]:
             problems.append(f"{node['name']}: public mart without an enforced contract")
     for macro in manifest["macros"].values():  # dispatched implementations included
