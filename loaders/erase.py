@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import uuid
@@ -53,6 +52,7 @@ from loaders.privacy.tables import (
     declared_relations,
     lit,
 )
+from loaders.settings import settings
 from loaders.shared.errors import EXIT_FAILED, EXIT_OK
 from loaders.shared.locks import warehouse_lock
 from loaders.shared.pipeline import pipelines_dir
@@ -187,7 +187,7 @@ def local_packages(root: Path) -> list[Path]:
 
 def _open(destination: str, dry_run: bool, relations: list[Relation]) -> Warehouse:
     if destination == "snowflake":
-        raw = os.environ.get("SHOPSPHERE_RAW_DATABASE") or next(
+        raw = settings().raw_database or next(
             r.database for r in relations if r.schema.startswith("raw_")
         )
         return SnowflakeWarehouse(raw)

@@ -24,7 +24,6 @@ DESTINATION__SNOWFLAKE__CREDENTIALS__*.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 
 from loaders import sources as registry
 from loaders.engine.runner import run_sql_source
+from loaders.settings import settings
 from loaders.shared.errors import EXIT_FAILED, EXIT_OK, EXIT_TRANSIENT, LoaderError, is_transient
 from loaders.shared.load import Interrupted, is_interrupt
 from loaders.shared.report import print_summary, write_audit
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--destination",
         choices=["duckdb", "snowflake"],
-        default=os.environ.get("SHOPSPHERE_DESTINATION", "duckdb"),
+        default=settings().destination,
     )
     args = parser.parse_args(argv)
     Progress.verbose = args.verbose

@@ -16,6 +16,7 @@ from loaders.privacy.suppression import (
     TablePii,
     table_pii,
 )
+from loaders.settings import settings
 from loaders.shared.warehouse import duckdb_settings
 
 
@@ -40,7 +41,7 @@ def declared_relations() -> Iterator[Relation]:
     try:
         # A target folder of its own: the builds' partial-parse state stays theirs, and the
         # next erasure parses only what changed.
-        target = Path(os.environ.get("DBT_TARGET_PATH") or ROOT / "target") / "erase"
+        target = Path(settings().dbt_target_path) / "erase"
         args = ["parse", "--quiet", "--log-level-file", "none", "--project-dir", str(ROOT)]
         done = dbtRunner().invoke([*args, "--target-path", str(target)])
     finally:

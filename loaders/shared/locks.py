@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loaders.settings import settings
 from loaders.shared.errors import TransientLoaderError
 from loaders.shared.warehouse import duckdb_path
 
@@ -67,7 +68,7 @@ def warehouse_lock(
         yield
         return
     if wait_seconds is None:
-        wait_seconds = float(os.environ.get("SHOPSPHERE_WAREHOUSE_WAIT_SECONDS", "3600"))
+        wait_seconds = settings().warehouse_wait_seconds
     path = Path(duckdb_path() + ".writer.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

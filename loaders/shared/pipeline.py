@@ -16,11 +16,10 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from loaders.settings import settings
 from loaders.shared.errors import LoaderError, TransientLoaderError
 from loaders.shared.types import DELETED_COLUMN, TableMetrics, TableSpec, emit
 from loaders.shared.warehouse import duckdb_path, duckdb_settings
-
-DEFAULT_PIPELINES_DIR = "data/dlt"
 
 
 def make_destination(kind: str) -> Any:
@@ -229,4 +228,4 @@ def drop_loaded_package(pipeline: dlt.Pipeline, load_id: str) -> None:
 
 
 def pipelines_dir() -> str:
-    return os.environ.get("SHOPSPHERE_PIPELINES_DIR", DEFAULT_PIPELINES_DIR)
+    return settings().pipelines_dir

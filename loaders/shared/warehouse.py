@@ -9,28 +9,23 @@ queries at once in one database.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-# The warehouse file when nothing says otherwise (profiles.yml's env_var defaults say the same).
-DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+from loaders.settings import settings
 
 
 def duckdb_path() -> str:
     """The warehouse's DuckDB file, as the loaders and the dbt profile name it: every command's
     default (SHOPSPHERE_DUCKDB_PATH, else data/warehouse.duckdb from where it runs)."""
-    path = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or os.environ.get(
-        "SHOPSPHERE_DUCKDB_PATH", DEFAULT_DUCKDB_PATH
-    )
-    return str(Path(path).resolve())
+    return settings().duckdb_path
 
 
 def duckdb_temp_dir() -> str:
     """Where DuckDB spills past its memory limit: SHOPSPHERE_DUCKDB_TEMP_DIR, else beside the
     warehouse file (`<file>.tmp`, DuckDB's own default), created so that a run from any folder
     can spill."""
-    path = Path(os.environ.get("SHOPSPHERE_DUCKDB_TEMP_DIR") or duckdb_path() + ".tmp").resolve()
+    path = Path(settings().duckdb_temp_dir)
     with contextlib.suppress(OSError):  # a read-only place: DuckDB names it if it must spill
         path.mkdir(parents=True, exist_ok=True)
     return str(path)
@@ -38,9 +33,10 @@ def duckdb_temp_dir() -> str:
 
 def duckdb_settings() -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB's global settings for a session on the warehouse (profiles.yml has the same)."""
+    cfg = settings()
     return {
-        "memory_limit": os.environ.get("SHOPSPHERE_DUCKDB_MEMORY_LIMIT", "640MB"),
-        "threads": int(os.environ.get("SHOPSPHERE_DUCKDB_THREADS", "2")),
+        "memory_limit": cfg.duckdb_memory_limit,
+        "threads": cfg.duckdb_threads,
         "temp_directory": duckdb_temp_dir(),
         "preserve_insertion_order": False,
     }
