@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import smtplib
 from email.message import EmailMessage
 
 import requests
+
+from .settings import AlertSettings, alert_settings
 
 log = logging.getLogger("shopsphere.alerts")
 
@@ -63,15 +64,16 @@ def make_alert(kind: str, run_id: str, step: str, error: str, link: str) -> Aler
 def send(alert: Alert) -> list[str]:
     """Deliver on every configured channel; returns the channels that took it."""
     delivered = []
-    if os.environ.get("SHOPSPHERE_ALERT_SMTP_HOST") and os.environ.get("SHOPSPHERE_ALERT_TO"):
+    cfg = alert_settings()
+    if cfg.mail:
         try:
-            _send_mail(alert)
+            _send_mail(alert, cfg)
             delivered.append("email")
         except (OSError, smtplib.SMTPException) as exc:
             log.error("alert: e-mail delivery failed (%s)", exc.__class__.__name__)
-    if os.environ.get("SHOPSPHERE_ALERT_WEBHOOK_URL"):
+    if cfg.webhook_url:
         try:
-            _post_webhook(alert)
+            _post_webhook(alert, cfg.webhook_url)
             delivered.append("webhook")
         except requests.RequestException as exc:
             log.error("alert: webhook delivery failed (%s)", exc.__class__.__name__)
@@ -80,27 +82,24 @@ def send(alert: Alert) -> list[str]:
     return delivered
 
 
-def _send_mail(alert: Alert) -> None:
-    env = os.environ
+def _send_mail(alert: Alert, cfg: AlertSettings) -> None:
+    assert cfg.smtp_host is not None and cfg.mail_to is not None
     message = EmailMessage()
     message["Subject"] = alert.subject
-    message["From"] = env.get("SHOPSPHERE_ALERT_FROM", "shopsphere-elt@localhost")
-    message["To"] = env["SHOPSPHERE_ALERT_TO"]
+    message["From"] = cfg.mail_from
+    message["To"] = cfg.mail_to
     message.set_content(alert.text)
-    port = int(env.get("SHOPSPHERE_ALERT_SMTP_PORT", "25"))
-    with smtplib.SMTP(env["SHOPSPHERE_ALERT_SMTP_HOST"], port, timeout=30) as smtp:
-        if env.get("SHOPSPHERE_ALERT_SMTP_STARTTLS", "0") == "1":
+    with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=30) as smtp:
+        if cfg.smtp_starttls:
             smtp.starttls()
-        if env.get("SHOPSPHERE_ALERT_SMTP_USER"):
-            smtp.login(
-                env["SHOPSPHERE_ALERT_SMTP_USER"], env.get("SHOPSPHERE_ALERT_SMTP_PASSWORD", "")
-            )
+        if cfg.smtp_user:
+            smtp.login(cfg.smtp_user, cfg.smtp_password)
         smtp.send_message(message)
 
 
-def _post_webhook(alert: Alert) -> None:
+def _post_webhook(alert: Alert, url: str) -> None:
     response = requests.post(
-        os.environ["SHOPSPHERE_ALERT_WEBHOOK_URL"],
+        url,
         json={
             "text": alert.text,
             "kind": alert.kind,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import subprocess
 import sys
@@ -276,8 +275,10 @@ def write_marks(client: Any, destination: str, marks: Mapping[str, Mark]) -> int
 
 def run_clock() -> datetime:
     """The clock of run_timestamp(): dbt's var as_of (SHOPSPHERE_AS_OF here), or now."""
-    as_of = os.environ.get("SHOPSPHERE_AS_OF")
-    return utc(datetime.fromisoformat(as_of)) if as_of else datetime.now(UTC)  # type: ignore[return-value]
+    from .settings import as_of
+
+    clock = as_of()
+    return utc(datetime.fromisoformat(clock)) if clock else datetime.now(UTC)  # type: ignore[return-value]
 
 
 def plan_build(
@@ -339,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     from .settings import ROOT, dbt_vars, settings
 
     cfg = settings()
-    target = ROOT / os.environ.get("DBT_TARGET_PATH", cfg.dbt_target_path)  # absolute wins
+    target = ROOT / cfg.dbt_target_path  # an absolute path wins
     dbt = cfg.dbt_executable
     with warehouse_lock(cfg.destination, "dbt build (planned)"):
         parse = [dbt, "parse", "--quiet"]

@@ -19,10 +19,15 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def as_of() -> str | None:
+    """SHOPSPHERE_AS_OF: the clock run_timestamp() uses instead of now (dbt's var as_of)."""
+    return os.environ.get("SHOPSPHERE_AS_OF") or None
+
+
 def dbt_vars(**extra: Any) -> list[str]:
     """`--vars` for a dbt command: run_timestamp()'s clock from SHOPSPHERE_AS_OF, if set."""
-    as_of = os.environ.get("SHOPSPHERE_AS_OF")
-    values = {**({"as_of": as_of} if as_of else {}), **extra}
+    as_of_value = as_of()
+    values = {**({"as_of": as_of_value} if as_of_value else {}), **extra}
     return ["--vars", json.dumps(values)] if values else []
 
 
@@ -77,4 +82,36 @@ def settings() -> Settings:
         reports_dir=_env("SHOPSPHERE_REPORTS_DIR", str(Path(duckdb_path()).parent / "reports")),
         stream_max_held_mb=float(_env("SHOPSPHERE_STREAM_MAX_HELD_MB", "1024")),
         stream_min_margin_files=int(_env("SHOPSPHERE_STREAM_MIN_MARGIN_FILES", "1")),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go: mail over SMTP (host and recipient set) and a webhook (URL set). The
+    password and the webhook's URL (which carries its token) never appear in its repr."""
+
+    smtp_host: str | None
+    smtp_port: int
+    smtp_starttls: bool
+    smtp_user: str | None
+    smtp_password: str = dataclasses.field(repr=False)
+    mail_from: str
+    mail_to: str | None
+    webhook_url: str | None = dataclasses.field(repr=False)
+
+    @property
+    def mail(self) -> bool:
+        return bool(self.smtp_host and self.mail_to)
+
+
+def alert_settings() -> AlertSettings:
+    return AlertSettings(
+        smtp_host=os.environ.get("SHOPSPHERE_ALERT_SMTP_HOST") or None,
+        smtp_port=int(_env("SHOPSPHERE_ALERT_SMTP_PORT", "25")),
+        smtp_starttls=_env("SHOPSPHERE_ALERT_SMTP_STARTTLS", "0") == "1",
+        smtp_user=os.environ.get("SHOPSPHERE_ALERT_SMTP_USER") or None,
+        smtp_password=os.environ.get("SHOPSPHERE_ALERT_SMTP_PASSWORD", ""),
+        mail_from=_env("SHOPSPHERE_ALERT_FROM", "shopsphere-elt@localhost"),
+        mail_to=os.environ.get("SHOPSPHERE_ALERT_TO") or None,
+        webhook_url=os.environ.get("SHOPSPHERE_ALERT_WEBHOOK_URL") or None,
     )
