@@ -13,6 +13,7 @@ sets variables per run), and a value that cannot be used fails with the variable
 | SHOPSPHERE_DESTINATION | duckdb | duckdb or snowflake |
 | SHOPSPHERE_RAW_DATABASE | the raw schemas' database | Snowflake's database of the raw schemas |
 | DBT_TARGET_PATH | target | dbt's target folder (erasure parses into `<it>/erase`) |
+| SNOWFLAKE_ACCOUNT, _USER, _PASSWORD or _PRIVATE_KEY_PATH, _ROLE, _WAREHOUSE, _DATABASE | | Snowflake, as the dbt profile reaches it |
 """
 
 from __future__ import annotations
@@ -75,3 +76,22 @@ def settings(env: Mapping[str, str] = os.environ) -> LoaderSettings:
         raw_database=env.get("SHOPSPHERE_RAW_DATABASE") or None,
         dbt_target_path=env.get("DBT_TARGET_PATH") or str(ROOT / "target"),
     )
+
+
+def snowflake_connection(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """snowflake.connector.connect's arguments, from the variables the dbt profile reads too
+    (a private key file instead of a password when SNOWFLAKE_PRIVATE_KEY_PATH is set)."""
+    found = {
+        key: env[f"SNOWFLAKE_{key.upper()}"]
+        for key in ("account", "user", "password", "role", "warehouse", "database")
+        if env.get(f"SNOWFLAKE_{key.upper()}")
+    }
+    if env.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
+        found.pop("password", None)
+        found["private_key_file"] = env["SNOWFLAKE_PRIVATE_KEY_PATH"]
+    missing = [f"SNOWFLAKE_{k.upper()}" for k in ("account", "user") if k not in found]
+    if "password" not in found and "private_key_file" not in found:
+        missing.append("SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH")
+    if missing:
+        raise LoaderError(f"snowflake: set {', '.join(missing)}")
+    return found

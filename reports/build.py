@@ -10,12 +10,12 @@ open from the file system and request nothing from the network.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loaders.settings import settings
 from loaders.shared.warehouse import duckdb_path
 
 from .html import Page, render_page
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--target-path",
-        default=os.environ.get("DBT_TARGET_PATH", str(ROOT / "target")),
+        default=settings().dbt_target_path,
         help="the dbt target folder whose manifest and semantic manifest describe the warehouse",
     )
     parser.add_argument(

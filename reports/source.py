@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -173,15 +172,15 @@ class Source:
     def snowflake(cls, target_path: str | Path) -> Source:
         import snowflake.connector
 
-        settings = {
-            key: os.environ[f"SNOWFLAKE_{key.upper()}"]
-            for key in ("account", "user", "password", "role", "warehouse", "database")
-            if os.environ.get(f"SNOWFLAKE_{key.upper()}")
-        }
-        if os.environ.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
-            settings["private_key_file"] = os.environ["SNOWFLAKE_PRIVATE_KEY_PATH"]
-        raw = os.environ.get("SHOPSPHERE_RAW_DATABASE", "RAW")
-        connection = snowflake.connector.connect(**settings, session_parameters={"TIMEZONE": "UTC"})
+        from loaders.settings import settings, snowflake_connection
+        from loaders.shared.errors import LoaderError
+
+        try:
+            connect = snowflake_connection()
+        except LoaderError as exc:
+            raise SystemExit(f"reports: {exc}") from None
+        raw = settings().raw_database or "RAW"
+        connection = snowflake.connector.connect(**connect, session_parameters={"TIMEZONE": "UTC"})
         return cls(connection, Path(target_path), audit_schema=f"{raw}.loader_audit")
 
     def close(self) -> None:

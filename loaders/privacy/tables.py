@@ -16,7 +16,7 @@ from loaders.privacy.suppression import (
     TablePii,
     table_pii,
 )
-from loaders.settings import settings
+from loaders.settings import settings, snowflake_connection
 from loaders.shared.warehouse import duckdb_settings
 
 
@@ -132,15 +132,8 @@ class SnowflakeWarehouse(Warehouse):
     def __init__(self, raw_database: str) -> None:
         import snowflake.connector
 
-        env = os.environ
-        key = env.get("SNOWFLAKE_PRIVATE_KEY_PATH")
         self.conn = snowflake.connector.connect(
-            account=env["SNOWFLAKE_ACCOUNT"],
-            user=env["SNOWFLAKE_USER"],
-            **({"private_key_file": key} if key else {"password": env["SNOWFLAKE_PASSWORD"]}),
-            role=env.get("SNOWFLAKE_ROLE"),
-            warehouse=env.get("SNOWFLAKE_WAREHOUSE"),
-            database=raw_database,
+            **{**snowflake_connection(), "database": raw_database}
         )
         self.privacy = f"{raw_database}.{SCHEMA}"
 

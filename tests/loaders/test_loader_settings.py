@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.settings import settings
+from loaders.settings import settings, snowflake_connection
 from loaders.shared.errors import LoaderError
 
 
@@ -48,3 +48,26 @@ def test_the_environment_wins_and_dlts_own_variable_names_the_file(tmp_path: Pat
 def test_a_value_that_cannot_be_used_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(LoaderError, match=name):
         settings({name: value})
+
+
+def test_snowflake_is_reached_with_the_profiles_variables_and_a_missing_one_is_named() -> None:
+    env = {
+        "SNOWFLAKE_ACCOUNT": "acme",
+        "SNOWFLAKE_USER": "reporter",
+        "SNOWFLAKE_PASSWORD": "pw",  # pragma: allowlist secret
+        "SNOWFLAKE_ROLE": "REPORTER",
+    }
+    assert snowflake_connection(env) == {
+        "account": "acme",
+        "user": "reporter",
+        "password": "pw",  # pragma: allowlist secret
+        "role": "REPORTER",
+    }
+    keyed = snowflake_connection({**env, "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8"})
+    assert "password" not in keyed and keyed["private_key_file"] == "/k.p8"
+    with pytest.raises(LoaderError, match="SNOWFLAKE_ACCOUNT"):
+        snowflake_connection({"SNOWFLAKE_USER": "reporter", **keyed_only(env)})
+
+
+def keyed_only(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k == "SNOWFLAKE_PASSWORD"}
