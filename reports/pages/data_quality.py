@@ -194,7 +194,7 @@ def page(src: Source, now: datetime) -> Page:
     return Page(
         "data-quality",
         "Data quality",
-        "Each rule of macros/data_quality.sql at every build, and what sits in the quarantine.",
+        "Each rule of macros/data_quality/data_quality.sql at every build, and what sits in the quarantine.",
         [
             guarded("Rules now", latest, src, now),
             guarded("Rules over time", trend, src, now),

@@ -423,7 +423,7 @@ SNAPSHOTS = {
 
 def test_snapshots_compare_the_changed_keys_as_they_would_every_row(changed: ChangedWorld) -> None:
     """A snapshot compares only the keys staging rewrote or a load deleted since its last run
-    (macros/snapshots.sql). From the same history and the same staging, that records exactly
+    (macros/incremental/snapshots.sql). From the same history and the same staging, that records exactly
     the versions dbt's comparison of every row records: a customer, a product and a stock row
     hard-deleted at the sources (found by the reconciliation), and a customer updated, on top
     of the day."""
