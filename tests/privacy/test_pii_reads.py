@@ -90,7 +90,7 @@ def test_report_pages_and_the_semantic_layer_read_only_marts(parsed: Path) -> No
     relations = {m["node_relation"]["schema_name"] for m in semantic["semantic_models"]}
     assert relations == {"marts"}
     named = set()
-    for path in (ROOT / "reports").glob("*.py"):
+    for path in (ROOT / "reports").rglob("*.py"):  # the pages are a package
         named |= set(re.findall(r"relation\(\s*['\"](\w+)['\"]\s*\)", path.read_text()))
     assert "dq_rule_results" in named
     assert {schema[n] for n in named} <= READABLE_SCHEMAS, {n: schema[n] for n in named}
