@@ -1,6 +1,6 @@
 """Shared fixtures live in tests/fixtures; this file only registers them.
 
-./scripts/test runs the suite on two workers with `--dist loadfile`: a module's tests run on
+With SHOPSPHERE_TEST_WORKERS=N, ./scripts/test runs the suite on N workers (`--dist loadfile`): a module's tests run on
 one worker, in order, so a module-scoped fixture (a world, a build) is made once; a session
 fixture is made once per worker that needs it."""
 

@@ -22,6 +22,8 @@ def test_a_session_started_outside_the_project_spills_beside_the_warehouse(
     monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
     monkeypatch.delenv("SHOPSPHERE_DUCKDB_TEMP_DIR", raising=False)
     monkeypatch.setenv("SHOPSPHERE_DUCKDB_MEMORY_LIMIT", "64MB")
+    # One thread: two sorting side by side under 64 MB ran out of memory on a loaded machine.
+    monkeypatch.setenv("SHOPSPHERE_DUCKDB_THREADS", "1")
     settings = duckdb_settings()
     assert settings["temp_directory"] == f"{warehouse}.tmp"
     with duckdb.connect(str(warehouse), config=settings) as con:
