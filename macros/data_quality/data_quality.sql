@@ -345,13 +345,16 @@
     views).
 #}
 {% macro dq_models_with_deleted_keys(models) -%}
-    {%- set found = {} -%}
-    {%- if not execute -%}{{ return(found) }}{%- endif -%}
+    {%- set views = {} -%}
+    {%- if not execute -%}{{ return(views) }}{%- endif -%}
     {%- for model in models -%}
         {%- set view = relation_of_model(model.replace('__', '__deleted_', 1)) -%}
-        {%- if view is not none and not reloaded_since(view, last_built_at(this)) -%}
-            {%- do found.update({model: view}) -%}
-        {%- endif -%}
+        {%- if view is not none -%}{%- do views.update({model: view}) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- set reloaded = reloaded_among(views.values() | list, last_built_at(this)) -%}
+    {%- set found = {} -%}
+    {%- for model, view in views.items() if (view | string) not in reloaded -%}
+        {%- do found.update({model: view}) -%}
     {%- endfor -%}
     {{ return(found) }}
 {%- endmacro %}

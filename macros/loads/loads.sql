@@ -185,9 +185,22 @@ where loads.status = 0
     what left the table, and a caller compares whole tables instead. False at parse time.
 #}
 {% macro reloaded_since(deleted, since) -%}
-    {%- if not execute -%}{{ return(false) }}{%- endif -%}
-    {%- set found = run_query(
-        "select count(*) from " ~ deleted ~ " where is_reload and _completed_at > " ~ since
-    ) -%}
-    {{ return(found.columns[0].values()[0] > 0) }}
+    {{ return(reloaded_among([deleted], since) | length > 0) }}
+{%- endmacro %}
+
+{#
+    Of several views of deleted keys, those whose table a load replaced after `since`, as
+    strings, found with one query (a round trip per view costs on a remote warehouse).
+#}
+{% macro reloaded_among(deleted_views, since) -%}
+    {%- if not execute or deleted_views | length == 0 -%}{{ return([]) }}{%- endif -%}
+    {%- set query -%}
+        {%- for deleted in deleted_views %}
+        {% if not loop.first %}union all{% endif %}
+        select '{{ deleted }}' as deleted_view from {{ deleted }}
+        where is_reload and _completed_at > {{ since }}
+        {%- endfor %}
+    {%- endset -%}
+    {%- set found = run_query("select distinct deleted_view from (" ~ query ~ ") as reloads") -%}
+    {{ return(found.columns[0].values() | list) }}
 {%- endmacro %}
