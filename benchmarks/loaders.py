@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 
 from benchmarks.loader_tables import CATALOG_TABLES, SHOP_TABLES, print_modes, print_table
+from benchmarks.worlds import create_world_command
 
 ROOT = Path(__file__).resolve().parents[1]
 # The benchmark world's databases (SHOP_DATABASE_URL / CATALOG_DATABASE_URL override them);
@@ -211,28 +212,13 @@ def source_urls(work: Path, modes: list[str]) -> tuple[Any, Any]:
 def ensure_world(
     args: argparse.Namespace, world_dir: str, shop_url: str, catalog_url: str, env: dict[str, str]
 ) -> None:
-    if args.reuse_world and (Path(world_dir) / "manifest.json").exists():
+    argv = create_world_command(
+        world_dir, args.orders, shop_url, catalog_url, reuse=args.reuse_world
+    )
+    if argv is None:
         return
     print(f"creating a world of {args.orders:,} orders ...", flush=True)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "world",
-            "--world-dir",
-            world_dir,
-            "create",
-            "--orders",
-            str(args.orders),
-            "--shop-url",
-            shop_url,
-            "--catalog-url",
-            catalog_url,
-        ],
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    done = subprocess.run(argv, cwd=ROOT, env=env, check=False)
     if done.returncode:
         raise StepFailed(done.returncode)
 

@@ -41,6 +41,8 @@ import psutil
 import requests
 from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
 
+from benchmarks.worlds import create_world_command
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "pat-na1-benchmark-token"  # noqa: S105  # the emulator's  # pragma: allowlist secret
 RUNS = """{ runsOrError { ... on Runs { results { runId status jobName startTime endTime
@@ -151,27 +153,12 @@ def ensure_world(args: argparse.Namespace, world_dir: Path) -> dict[str, Any]:
     catalog_url = os.environ.get(
         "CATALOG_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shopsphere_ops_catalog"
     )
-    if not args.reuse_world or not (world_dir / "manifest.json").exists():
+    argv = create_world_command(
+        world_dir, args.orders, shop_url, catalog_url, reuse=args.reuse_world
+    )
+    if argv is not None:
         print(f"-- world: {args.orders:,} orders ...", flush=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "world",
-                "--world-dir",
-                str(world_dir),
-                "create",
-                "--orders",
-                str(args.orders),
-                "--shop-url",
-                shop_url,
-                "--catalog-url",
-                catalog_url,
-            ],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     manifest: dict[str, Any] = json.loads((world_dir / "manifest.json").read_text())
     return manifest
 

@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 from benchmarks.loaders import CATALOG_URL, SHOP_URL, measured
+from benchmarks.worlds import create_world_command
 from scripts.dq_report import print_dq_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,11 +134,10 @@ def run_day(
     work.mkdir(parents=True, exist_ok=True)
     world_dir = work / "world"
     step = StepRunner()
-    if not reuse_world or not (world_dir / "manifest.json").exists():
-        world_cmd = [sys.executable, "-m", "world", "--world-dir", str(world_dir), "create"]
-        world_cmd += ["--orders", str(orders), "--shop-url", shop_url, "--catalog-url", catalog_url]
-        if contacts:
-            world_cmd += ["--contacts", str(contacts)]
+    world_cmd = create_world_command(
+        world_dir, orders, shop_url, catalog_url, contacts=contacts, reuse=reuse_world
+    )
+    if world_cmd is not None:
         step("create", "world", world_cmd, {**os.environ})
     manifest = json.loads((world_dir / "manifest.json").read_text())
     warehouse, target, reuse_raw = fresh_warehouse(work, reuse_raw)
