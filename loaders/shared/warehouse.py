@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from loaders.settings import settings
+from loaders.settings import LoaderSettings, settings
 
 
 def duckdb_path() -> str:
@@ -21,11 +21,11 @@ def duckdb_path() -> str:
     return settings().duckdb_path
 
 
-def duckdb_temp_dir() -> str:
+def duckdb_temp_dir(cfg: LoaderSettings | None = None) -> str:
     """Where DuckDB spills past its memory limit: SHOPSPHERE_DUCKDB_TEMP_DIR, else beside the
     warehouse file (`<file>.tmp`, DuckDB's own default), created so that a run from any folder
     can spill."""
-    path = Path(settings().duckdb_temp_dir)
+    path = Path((cfg or settings()).duckdb_temp_dir)
     with contextlib.suppress(OSError):  # a read-only place: DuckDB names it if it must spill
         path.mkdir(parents=True, exist_ok=True)
     return str(path)
@@ -37,7 +37,7 @@ def duckdb_settings() -> dict[str, str | bool | int | float | list[str]]:
     return {
         "memory_limit": cfg.duckdb_memory_limit,
         "threads": cfg.duckdb_threads,
-        "temp_directory": duckdb_temp_dir(),
+        "temp_directory": duckdb_temp_dir(cfg),
         "preserve_insertion_order": False,
     }
 

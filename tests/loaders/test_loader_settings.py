@@ -66,8 +66,4 @@ def test_snowflake_is_reached_with_the_profiles_variables_and_a_missing_one_is_n
     keyed = snowflake_connection({**env, "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8"})
     assert "password" not in keyed and keyed["private_key_file"] == "/k.p8"
     with pytest.raises(LoaderError, match="SNOWFLAKE_ACCOUNT"):
-        snowflake_connection({"SNOWFLAKE_USER": "reporter", **keyed_only(env)})
-
-
-def keyed_only(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k == "SNOWFLAKE_PASSWORD"}
+        snowflake_connection({k: env[k] for k in ("SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD")})
