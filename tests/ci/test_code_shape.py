@@ -1,6 +1,8 @@
 """Rooms a newcomer can read: no module over 400 lines, no function over 80, and nothing private
 imported from another module, in the code the project runs and ships (loaders, orchestration,
-reports, world, benchmarks, scripts); nothing private imported across modules in the tests."""
+reports, world, benchmarks, scripts). In the tests: no function over 80 lines and nothing
+private imported across modules; a test module may run longer, as its tests share the world
+its fixture builds (split, each part would build the world again)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def test_no_module_is_over_400_lines() -> None:
 def test_no_function_is_over_80_lines() -> None:
     long = {
         f"{p.relative_to(ROOT)}:{node.lineno} {node.name}": size
-        for p in modules(*CODE)
+        for p in modules(*CODE, "tests")
         for node in ast.walk(ast.parse(p.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (size := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES

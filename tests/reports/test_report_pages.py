@@ -149,35 +149,9 @@ def test_every_page_renders_offline_with_its_charts_and_no_error(
 def test_the_figures_on_the_pages_equal_the_warehouse(
     world: BuiltWorld, site: Path, browser: Any
 ) -> None:
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     pages = {name: Opened(browser, site / f"{name}.html") for name in PAGES}
     try:
-        # Overview: yesterday's KPIs and the previous 7 days' daily average.
-        valid, net = marts(
-            world,
-            "select count(*), sum(net_revenue_usd) from marts.fct_orders "
-            "where is_valid_order and order_date = ?",
-            yesterday,
-        )
-        week_orders, _ = marts(
-            world,
-            "select count(*), sum(net_revenue_usd) from marts.fct_orders where is_valid_order "
-            "and order_date between cast(? as date) - interval 7 day "
-            "and cast(? as date) - interval 1 day",
-            yesterday,
-            yesterday,
-        )
-        overview = pages["index"]
-        if week_orders or valid:
-            assert overview.figure("overview.valid_orders") == count(valid)
-            assert overview.figure("overview.net_revenue_usd") == money(net or 0)
-            assert overview.figure("overview.average_order_value_usd") == (
-                money(net / valid) if valid else NONE
-            )
-            detail = overview.page.locator('[data-figure="overview.valid_orders"] + .detail')
-            assert (
-                detail.inner_text().strip() == f"previous 7 days: {number(week_orders / 7)} a day"
-            )
+        assert_overview_kpis(world, pages["index"])
         # Revenue: US dollar revenue by currency.
         (usd,) = marts(
             world,
@@ -231,6 +205,33 @@ def test_the_figures_on_the_pages_equal_the_warehouse(
     finally:
         for opened in pages.values():
             opened.close()
+
+
+def assert_overview_kpis(world: BuiltWorld, overview: Any) -> None:
+    """Overview: yesterday's KPIs and the previous 7 days' daily average."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    valid, net = marts(
+        world,
+        "select count(*), sum(net_revenue_usd) from marts.fct_orders "
+        "where is_valid_order and order_date = ?",
+        yesterday,
+    )
+    week_orders, _ = marts(
+        world,
+        "select count(*), sum(net_revenue_usd) from marts.fct_orders where is_valid_order "
+        "and order_date between cast(? as date) - interval 7 day "
+        "and cast(? as date) - interval 1 day",
+        yesterday,
+        yesterday,
+    )
+    if week_orders or valid:
+        assert overview.figure("overview.valid_orders") == count(valid)
+        assert overview.figure("overview.net_revenue_usd") == money(net or 0)
+        assert overview.figure("overview.average_order_value_usd") == (
+            money(net / valid) if valid else NONE
+        )
+        detail = overview.page.locator('[data-figure="overview.valid_orders"] + .detail')
+        assert detail.inner_text().strip() == f"previous 7 days: {number(week_orders / 7)} a day"
 
 
 def test_an_empty_warehouse_gives_pages_that_say_no_data_yet(tmp_path: Path, browser: Any) -> None:

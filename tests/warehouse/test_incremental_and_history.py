@@ -428,28 +428,7 @@ def test_snapshots_compare_the_changed_keys_as_they_would_every_row(changed: Cha
     hard-deleted at the sources (found by the reconciliation), and a customer updated, on top
     of the day."""
     world = changed.world
-    ordered = {r[0] for r in world.shop("select distinct customer_id from orders")}
-    (gone_customer,) = [
-        c for (c,) in world.shop("select customer_id from customers") if c not in ordered
-    ][:1]
-    world.shop("delete from customers where customer_id = %s", (gone_customer,))
-    world.shop(
-        "update customers set marketing_opt_in = 1 - marketing_opt_in, "
-        "updated_at = current_timestamp(6) order by customer_id desc limit 1"
-    )
-    sold = {r[0] for r in world.shop("select distinct product_id from order_items")}
-    (gone_product,) = [
-        p
-        for (p,) in world.catalog(
-            "select product_id from catalog.products where product_id in "
-            "(select product_id from catalog.inventory_levels) order by product_id"
-        )
-        if p not in sold
-    ][:1]
-    world.catalog(
-        f"delete from catalog.inventory_levels where product_id = {gone_product} returning 1"
-    )
-    world.catalog(f"delete from catalog.products where product_id = {gone_product} returning 1")
+    gone_customer, gone_product = _delete_a_customer_and_a_product_at_the_sources(world)
     # The shop soft-deletes customers: only the change stream and the weekly reconciliation
     # see a hard delete of one.
     world.load("--reconcile")
@@ -468,21 +447,10 @@ def test_snapshots_compare_the_changed_keys_as_they_would_every_row(changed: Cha
         for snapshot in SNAPSHOTS:
             con.execute(f"create table snapshots_before.{snapshot} as from snapshots.{snapshot}")
 
-    def snapshot(*extra: str) -> tuple[dict[str, list[tuple[Any, ...]]], str]:
-        with duckdb.connect(world.dbt.warehouse) as con:
-            for name in SNAPSHOTS:
-                con.execute(
-                    f"create or replace table snapshots.{name} as from snapshots_before.{name}"
-                )
-        run = world.dbt.run("snapshot", "--target", "ci", "--debug", *extra)
-        return {
-            name: _snapshot_rows(world, name, key) for name, key in SNAPSHOTS.items()
-        }, run.output
-
-    every_row, whole_log = snapshot(
-        "--vars", json.dumps({**json.loads(world.vars), "snapshots_compare_every_row": True})
+    every_row, whole_log = _snapshot_from_before(
+        world, "--vars", json.dumps({**json.loads(world.vars), "snapshots_compare_every_row": True})
     )
-    changed_keys, narrowed_log = snapshot("--vars", world.vars)
+    changed_keys, narrowed_log = _snapshot_from_before(world, "--vars", world.vars)
     # The view of the changed keys' rows is what the narrowed comparison reads.
     assert '__changed_rows" as (' not in whole_log
     assert all(f'{name}__changed_rows" as (' in narrowed_log for name in SNAPSHOTS)
@@ -505,6 +473,46 @@ def test_snapshots_compare_the_changed_keys_as_they_would_every_row(changed: Cha
             "select count(*) from information_schema.tables where table_name like '%changed_rows'"
         ).fetchone()
     assert leftover == (0,)
+
+
+def _delete_a_customer_and_a_product_at_the_sources(world: BuiltWorld) -> tuple[int, int]:
+    """A customer without orders and a product never sold (with its stock rows) hard-deleted,
+    and another customer updated."""
+    ordered = {r[0] for r in world.shop("select distinct customer_id from orders")}
+    (gone_customer,) = [
+        c for (c,) in world.shop("select customer_id from customers") if c not in ordered
+    ][:1]
+    world.shop("delete from customers where customer_id = %s", (gone_customer,))
+    world.shop(
+        "update customers set marketing_opt_in = 1 - marketing_opt_in, "
+        "updated_at = current_timestamp(6) order by customer_id desc limit 1"
+    )
+    sold = {r[0] for r in world.shop("select distinct product_id from order_items")}
+    (gone_product,) = [
+        p
+        for (p,) in world.catalog(
+            "select product_id from catalog.products where product_id in "
+            "(select product_id from catalog.inventory_levels) order by product_id"
+        )
+        if p not in sold
+    ][:1]
+    world.catalog(
+        f"delete from catalog.inventory_levels where product_id = {gone_product} returning 1"
+    )
+    world.catalog(f"delete from catalog.products where product_id = {gone_product} returning 1")
+    return gone_customer, gone_product
+
+
+def _snapshot_from_before(
+    world: BuiltWorld, *extra: str
+) -> tuple[dict[str, list[tuple[Any, ...]]], str]:
+    """The snapshots put back as they were (snapshots_before), then `dbt snapshot`: their rows
+    and the run's debug log."""
+    with duckdb.connect(world.dbt.warehouse) as con:
+        for name in SNAPSHOTS:
+            con.execute(f"create or replace table snapshots.{name} as from snapshots_before.{name}")
+    run = world.dbt.run("snapshot", "--target", "ci", "--debug", *extra)
+    return {name: _snapshot_rows(world, name, key) for name, key in SNAPSHOTS.items()}, run.output
 
 
 def _snapshot_rows(world: BuiltWorld, snapshot: str, key: str) -> list[tuple[Any, ...]]:

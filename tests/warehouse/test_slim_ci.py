@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -99,12 +100,6 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
     built_warehouse: BuiltWorld, tmp_path: Path
 ) -> None:
     world = built_warehouse
-    # Production: the built warehouse (a copy, same file name, so the same database name) and
-    # its manifest, published to the artifacts folder.
-    prod_dir = tmp_path / "prod"
-    prod_dir.mkdir()
-    prod = prod_dir / Path(world.dbt.warehouse).name
-    shutil.copy2(world.dbt.warehouse, prod)
     project = copy_project(tmp_path / "project")
     env = {
         **world.dbt.env,
@@ -112,23 +107,7 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
         "DBT_TARGET_PATH": str(tmp_path / "pr_target"),
         "DBT_LOG_PATH": str(tmp_path / "pr_target" / "logs"),
     }
-    slim(
-        project,
-        env,
-        "publish",
-        "--target-path",
-        str(world.dbt.target_dir),
-        "--state",
-        str(tmp_path / "prod-artifacts"),
-    )
-    manifest = json.loads((tmp_path / "prod-artifacts" / "manifest.json").read_text())
-    # Published without compiled SQL (on Snowflake it holds the PII key's pads).
-    built = json.loads((world.dbt.target_dir / "manifest.json").read_text())
-    assert any(n.get("compiled_code") for n in built["nodes"].values())
-    results = json.loads((tmp_path / "prod-artifacts" / "run_results.json").read_text())
-    assert not any(
-        n.get("compiled_code") for n in [*manifest["nodes"].values(), *results["results"]]
-    )
+    prod, manifest = publish_production(world, project, env, tmp_path)
 
     change_one_model(project)
     pr_file = tmp_path / "pr.duckdb"
@@ -137,17 +116,73 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
     slim(project, env, "build", *common)
 
     results = json.loads((tmp_path / "pr_target" / "run_results.json").read_text())["results"]
-    ran = {r["unique_id"] for r in results}
+    changed = f"model.shopsphere.{CHANGED}"
+    expected_models = {changed} | {
+        n for n in descendants(manifest, changed) if n.startswith(("model.", "snapshot.", "seed."))
+    }
+    assert_only_the_slice_was_built_and_tested(results, manifest, expected_models)
+
+    # The unchanged parents were deferred to production, not rebuilt: the PR file holds only
+    # the slice, in its own schemas.
+    pr_tables = tables_built_in(pr_file)
+    assert {name for _, name in pr_tables} == {n.split(".")[-1] for n in expected_models}
+    assert all(schema.startswith("pr_7_") for schema, _ in pr_tables)
+
+    # A full build of the changed project, from production's raw data, gives the same rows.
+    full = full_build(world, project, env, prod, tmp_path)
+    assert_same_rows(pr_tables, pr_file, prod, full)
+
+    # Clean-up drops the pull request's schemas and nothing else.
+    slim(project, env, "clean", *common)
+    with duckdb.connect(str(pr_file), read_only=True) as con:
+        left = con.sql(
+            "select schema_name from information_schema.schemata where catalog_name = 'pr' and schema_name like 'pr_7%'"
+        ).fetchall()
+    assert left == []
+    with duckdb.connect(str(prod), read_only=True) as con:
+        assert con.sql("select count(*) from marts.fct_orders").fetchone()[0] > 0
+
+
+def publish_production(
+    world: BuiltWorld, project: Path, env: dict[str, str], tmp_path: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Production: the built warehouse (a copy, same file name, so the same database name) and
+    its manifest, published to the artifacts folder, without compiled SQL (on Snowflake it
+    holds the PII key's pads)."""
+    prod_dir = tmp_path / "prod"
+    prod_dir.mkdir()
+    prod = prod_dir / Path(world.dbt.warehouse).name
+    shutil.copy2(world.dbt.warehouse, prod)
+    artifacts = tmp_path / "prod-artifacts"
+    slim(
+        project,
+        env,
+        "publish",
+        "--target-path",
+        str(world.dbt.target_dir),
+        "--state",
+        str(artifacts),
+    )
+    manifest: dict[str, Any] = json.loads((artifacts / "manifest.json").read_text())
+    built = json.loads((world.dbt.target_dir / "manifest.json").read_text())
+    assert any(n.get("compiled_code") for n in built["nodes"].values())
+    results = json.loads((artifacts / "run_results.json").read_text())
+    assert not any(
+        n.get("compiled_code") for n in [*manifest["nodes"].values(), *results["results"]]
+    )
+    return prod, manifest
+
+
+def assert_only_the_slice_was_built_and_tested(
+    results: list[dict[str, Any]], manifest: dict[str, Any], expected_models: set[str]
+) -> None:
     failed = {
         r["unique_id"]: r["status"]
         for r in results
         if r["status"] not in ("success", "pass", "warn", "no-op")
     }
     assert not failed
-    changed = f"model.shopsphere.{CHANGED}"
-    expected_models = {changed} | {
-        n for n in descendants(manifest, changed) if n.startswith(("model.", "snapshot.", "seed."))
-    }
+    ran = {r["unique_id"] for r in results}
     built_models = {n for n in ran if n.startswith(("model.", "snapshot.", "seed."))}
     assert built_models == expected_models
     assert len(expected_models) >= 5  # marts included: a real slice, not one view
@@ -162,8 +197,10 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
             )
             assert not parents or set(parents) & expected_models, result["unique_id"]
 
-    # The unchanged parents were deferred to production, not rebuilt: the PR file holds only
-    # the slice, in its own schemas.
+
+def tables_built_in(pr_file: Path) -> set[tuple[str, str]]:
+    """(schema, table) of the models in the PR file: test_failures holds the stored rows of
+    the tests that ran, dbt_audit the build's own record from the on-run-end hook."""
     with duckdb.connect(str(pr_file), read_only=True) as con:
         pr_tables = {
             (schema, name)
@@ -171,14 +208,13 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
                 "select table_schema, table_name from information_schema.tables where table_catalog = 'pr'"
             ).fetchall()
         }
-    # (test_failures holds the stored rows of the tests that ran, dbt_audit the build's own
-    # record from the on-run-end hook: not models)
-    pr_tables = {(s, n) for s, n in pr_tables if not s.endswith(("test_failures", "dbt_audit"))}
-    names = {name for _, name in pr_tables}
-    assert names == {n.split(".")[-1] for n in expected_models}
-    assert all(schema.startswith("pr_7_") for schema, _ in pr_tables)
+    return {(s, n) for s, n in pr_tables if not s.endswith(("test_failures", "dbt_audit"))}
 
-    # A full build of the changed project, from production's raw data, gives the same rows.
+
+def full_build(
+    world: BuiltWorld, project: Path, env: dict[str, str], prod: Path, tmp_path: Path
+) -> Path:
+    """`dbt build --full-refresh` of the changed project on a copy of production."""
     full_dir = tmp_path / "full"
     full_dir.mkdir()
     full = full_dir / prod.name
@@ -190,16 +226,9 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
         "DBT_LOG_PATH": str(tmp_path / "full_target" / "logs"),
         "DBT_SCHEMA": "main",
     }
+    dbt = str(Path(sys.executable).parent / "dbt")
     done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "build",
-            "--target",
-            "ci",
-            "--full-refresh",
-            "--vars",
-            world.vars,
-        ],
+        [dbt, "build", "--target", "ci", "--full-refresh", "--vars", world.vars],
         cwd=project,
         env=full_env,
         capture_output=True,
@@ -208,8 +237,14 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
         check=False,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
-    # Views refer to their database by name (pr, warehouse), so each side is read in a
-    # connection where its names resolve: the PR file beside production, the full build alone.
+    return full
+
+
+def assert_same_rows(
+    pr_tables: set[tuple[str, str]], pr_file: Path, prod: Path, full: Path
+) -> None:
+    """Views refer to their database by name (pr, warehouse), so each side is read in a
+    connection where its names resolve: the PR file beside production, the full build alone."""
     pr_side = {"pr": pr_file, prod.stem: prod}
     full_side = {full.stem: full}
     for schema, name in sorted(pr_tables):
@@ -226,13 +261,3 @@ def test_a_pull_request_builds_only_the_changed_model_and_its_children(
                 "union all (select * from full_rows except all select * from pr_rows))"
             ).fetchone()
             assert differing == (0,), name
-
-    # Clean-up drops the pull request's schemas and nothing else.
-    slim(project, env, "clean", *common)
-    with duckdb.connect(str(pr_file), read_only=True) as con:
-        left = con.sql(
-            "select schema_name from information_schema.schemata where catalog_name = 'pr' and schema_name like 'pr_7%'"
-        ).fetchall()
-    assert left == []
-    with duckdb.connect(str(prod), read_only=True) as con:
-        assert con.sql("select count(*) from marts.fct_orders").fetchone()[0] > 0
