@@ -25,7 +25,8 @@
     {%- endcall %}
 
     {% if should_store_failures() %}
-        {% set failures = load_result('main')['table'].columns['failures'].values()[0] %}
+        {# The first column, `failures` (FAILURES on Snowflake). #}
+        {% set failures = load_result('main')['table'].rows[0][0] %}
         {% set old_relation = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) %}
         {% if old_relation %}
             {% do adapter.drop_relation(old_relation) %}
