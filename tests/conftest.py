@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.worlds",
     "tests.fixtures.loading",
     "tests.fixtures.hubspot",
+    "tests.fixtures.emulator_portal",
     "tests.fixtures.dbt",
     "tests.fixtures.orchestration",
 ]

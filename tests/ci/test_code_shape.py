@@ -1,8 +1,8 @@
 """Rooms a newcomer can read: no module over 400 lines, no function over 80, and nothing private
 imported from another module, in the code the project runs and ships (loaders, orchestration,
-reports, world, benchmarks, scripts). In the tests: no function over 80 lines and nothing
-private imported across modules; a test module may run longer, as its tests share the world
-its fixture builds (split, each part would build the world again)."""
+reports, world, benchmarks, scripts), and in the tests. One test module runs longer: its
+tests share the world its fixture builds, changing it in turn (split, each part would build
+the world again)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE = ("loaders", "orchestration", "reports", "world", "benchmarks", "scripts")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 80
+# A day of change on one built world, its tests in order (65 s to build the world).
+LONG_SCENARIOS = {"tests/warehouse/test_incremental_and_history.py"}
 
 
 def modules(*roots: str) -> list[Path]:
@@ -32,8 +34,9 @@ def private_imports(path: Path) -> list[str]:
 def test_no_module_is_over_400_lines() -> None:
     long = {
         str(p.relative_to(ROOT)): n
-        for p in modules(*CODE)
+        for p in modules(*CODE, "tests")
         if (n := len(p.read_text().splitlines())) > MAX_FILE_LINES
+        and str(p.relative_to(ROOT)) not in LONG_SCENARIOS
     }
     assert not long, long
 

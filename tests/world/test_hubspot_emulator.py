@@ -4,42 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime
 
-import pytest
 import requests
 
-from world.config import WorldConfig
-from world.generate import generate
-from world.hubspot.emulator import EmulatorConfig, HubSpotEmulator
+from tests.fixtures.emulator_portal import AUTH, TOKEN
+from world.hubspot.emulator import HubSpotEmulator
 from world.hubspot.store import HubSpotStore
-
-TOKEN = "pat-na1-test"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> HubSpotStore:
-    world = generate(
-        WorldConfig(orders=4_000, seed=9, as_of=datetime(2026, 11, 1), contacts=12_500)
-    )
-    store = HubSpotStore(str(tmp_path_factory.mktemp("hubspot") / "hubspot.sqlite"))
-    store.recreate()
-    store.load(world.db, "2026-11-01T00:00:00.000Z")
-    return store
-
-
-@pytest.fixture
-def emulator(store: HubSpotStore) -> Iterator[HubSpotEmulator]:
-    config = EmulatorConfig(
-        tokens={TOKEN},
-        tokens_without_scopes={"pat-na1-noscopes"},
-        interval_max=100_000,
-        search_per_second=1_000,
-    )
-    with HubSpotEmulator(store.path, config) as emu:
-        yield emu
 
 
 def _ids(store: HubSpotStore, sql: str, *params: object) -> set[int]:
