@@ -27,20 +27,19 @@
     {%- endcall %}
 
     {% if should_store_failures() %}
-        {# The first column, `failures` (FAILURES on Snowflake). #}
-        {% set failures = load_result('main')['table'].rows[0][0] %}
+        {% set store_failures_as = config.get('store_failures_as') or 'table' %}
+        {% if store_failures_as not in ['table', 'view'] %}
+            {{ exceptions.raise_compiler_error(
+                "'" ~ store_failures_as ~ "' is not a valid value for `store_failures_as`. "
+                "Accepted values are: ['ephemeral', 'table', 'view']"
+            ) }}
+        {% endif %}
         {% set old_relation = adapter.get_relation(database=database, schema=schema, identifier=model['alias']) %}
         {% if old_relation %}
             {% do adapter.drop_relation(old_relation) %}
         {% endif %}
-        {% if failures and failures != 0 %}
-            {% set store_failures_as = config.get('store_failures_as') or 'table' %}
-            {% if store_failures_as not in ['table', 'view'] %}
-                {{ exceptions.raise_compiler_error(
-                    "'" ~ store_failures_as ~ "' is not a valid value for `store_failures_as`. "
-                    "Accepted values are: ['ephemeral', 'table', 'view']"
-                ) }}
-            {% endif %}
+        {# The first column, `failures` (FAILURES on Snowflake). #}
+        {% if load_result('main')['table'].rows[0][0] %}
             {% set target_relation = api.Relation.create(
                 identifier=model['alias'], schema=schema, database=database, type=store_failures_as) %}
             {% call statement('store_failures', auto_begin=True) %}

@@ -5,6 +5,7 @@ They must match exactly: every number we publish must be right.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import date
@@ -257,3 +258,25 @@ def test_stored_test_failures_hold_no_clear_text_pii(world: BuiltWorld) -> None:
                 0
             ][0]
             assert hits == 0, f"{schema}.{table}.{column} holds what looks like an email"
+
+
+def test_only_the_tests_that_fail_keep_their_failing_rows(world: BuiltWorld) -> None:
+    """test_failures holds a table for each test that warned or failed in the build, and no
+    empty table of a test that passed (macros/data_quality/test_materialization.sql)."""
+    stored = {
+        table: world.mart(f'select count(*) from "{schema}"."{table}"')[0][0]
+        for schema, table in world.mart(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema like '%test_failures'"
+        )
+    }
+    assert stored, "no stored test failures at all"
+    assert all(rows > 0 for rows in stored.values()), stored
+    assert world.build is not None
+    manifest = json.loads((world.dbt.target_dir / "manifest.json").read_text())
+    failing = {
+        manifest["nodes"][uid]["alias"]
+        for uid, status in world.build.statuses("test.").items()
+        if status in ("warn", "fail")
+    }
+    assert failing and failing <= set(stored), failing - set(stored)
